@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# TrailWatch for AWS: the one entry point for building, testing and inspecting the add-on.
+#
+#   ./build.sh            build the add-on and package it as dist/TA-trailwatch-<version>.tar.gz
+#   ./build.sh test       run the whole test suite (builds first when the build is stale)
+#   ./build.sh inspect    run Splunk AppInspect (precert, cloud tag) on the package
+#   ./build.sh replay ... run the add-on's saved searches over CloudTrail files (tools/splreplay)
+#   ./build.sh clean      remove build output (keeps the virtual environment)
+#
+# Everything it needs goes into .venv/ (created or reused), from pinned versions.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+APP_ID="TA-trailwatch"
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+OUTPUT="$ROOT/output"
+DIST="$ROOT/dist"
+BASE_PYTHON="${TRAILWATCH_PYTHON:-python3}"
+
+say() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
+
+version() {
+    "$BASE_PYTHON" -c 'import json,sys; print(json.load(open(sys.argv[1]))["meta"]["version"])' \
+        "$ROOT/globalConfig.json"
+}
+
+ensure_venv() {
+    local stamp="$VENV/.requirements-dev.sha256"
+    local want
+    want="$(sha256sum requirements-dev.txt | cut -d' ' -f1)"
+    if [[ -x "$PY" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return
+    fi
+    command -v "$BASE_PYTHON" >/dev/null || die "needs $BASE_PYTHON (3.9 or newer) to create .venv"
+    say "preparing $VENV"
+    [[ -x "$PY" ]] || "$BASE_PYTHON" -m venv "$VENV"
+    "$PY" -m pip install --quiet --disable-pip-version-check --upgrade "pip==25.2"
+    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    echo "$want" > "$stamp"
+}
+
+# The build is stale when any input is newer than the package.
+build_is_stale() {
+    local pkg="$DIST/$APP_ID-$(version).tar.gz"
+    [[ -f "$pkg" ]] || return 0
+    [[ -n "$(find globalConfig.json package additional_packaging.py build.sh -newer "$pkg" -print -quit)" ]]
+}
+
+build() {
+    ensure_venv
+    local ver
+    ver="$(version)"
+    say "building $APP_ID $ver with ucc-gen"
+    rm -rf "$OUTPUT"
+    # --pip-version 25.2: ucc-gen 6.6.0 checks `pip show --version`, which pip 26 breaks.
+    # --no-deps: package/lib/requirements.txt is the complete, pinned closure.
+    "$VENV/bin/ucc-gen" build --source package --config globalConfig.json \
+        --ta-version "$ver" --output "$OUTPUT" \
+        --python-binary-name "$PY" --pip-version 25.2 \
+        --pip-custom-flag "--no-compile --prefer-binary --ignore-installed --no-deps" >&2
+    chmod -R u+rwX,go+rX,go-w "$OUTPUT/$APP_ID"
+    mkdir -p "$DIST"
+    rm -f "$DIST/$APP_ID-"*.tar.gz
+    "$VENV/bin/ucc-gen" package --path "$OUTPUT/$APP_ID" --output "$DIST" >&2
+    local produced
+    produced="$(ls "$DIST/$APP_ID"-*.tar.gz | head -n1)"
+    if [[ "$produced" != "$DIST/$APP_ID-$ver.tar.gz" ]]; then
+        mv "$produced" "$DIST/$APP_ID-$ver.tar.gz"
+    fi
+    say "package: dist/$APP_ID-$ver.tar.gz"
+}
+
+ensure_built() {
+    if build_is_stale || [[ ! -d "$OUTPUT/$APP_ID" ]]; then build; fi
+}
+
+run_tests() {
+    ensure_venv
+    ensure_built
+    say "running the test suite"
+    "$PY" -m pytest "$@"
+}
+
+inspect() {
+    ensure_venv
+    ensure_built
+    local pkg="$DIST/$APP_ID-$(version).tar.gz"
+    local report="$DIST/appinspect-report.json"
+    say "AppInspect (precert, cloud) on $pkg"
+    "$VENV/bin/splunk-appinspect" inspect "$pkg" --mode precert --included-tags cloud \
+        --skip-trusted-libraries-update --output-file "$report" --data-format json >&2 || true
+    "$PY" "$ROOT/tools/appinspect_summary.py" "$report"
+}
+
+cmd="${1:-build}"
+[[ $# -gt 0 ]] && shift
+case "$cmd" in
+    build|package) build ;;
+    test) run_tests "$@" ;;
+    inspect) inspect ;;
+    replay)
+        ensure_venv
+        ensure_built
+        PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay --app "$OUTPUT/$APP_ID" "$@" ;;
+    clean) rm -rf "$OUTPUT" "$DIST" ;;
+    -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+    *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
+esac
