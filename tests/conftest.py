@@ -32,16 +32,19 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 def splunk_pythons():
     """Interpreters Splunk runs add-ons with (3.9 on Splunk 9.x, 3.13 on Splunk 10)."""
     found = []
+    versions_dir = os.path.expanduser("~/.pyenv/versions")
     for version in ("3.9", "3.13"):
-        exe = shutil.which("python" + version)
+        exe = None
+        # pyenv's real interpreters first: its shims fail unless the version is activated.
+        if os.path.isdir(versions_dir):
+            for name in sorted(os.listdir(versions_dir)):
+                path = os.path.join(versions_dir, name, "bin", "python" + version)
+                if name.startswith(version + ".") and os.path.exists(path):
+                    exe = path
         if exe is None:
-            candidate = os.path.expanduser("~/.pyenv/versions")
-            if os.path.isdir(candidate):
-                for name in sorted(os.listdir(candidate)):
-                    if name.startswith(version + "."):
-                        path = os.path.join(candidate, name, "bin", "python" + version)
-                        if os.path.exists(path):
-                            exe = path
+            which = shutil.which("python" + version)
+            if which and "/shims/" not in which:
+                exe = which
         found.append((version, exe))
     return found
 
@@ -64,3 +67,6 @@ def run_app_script(python, script, args=(), stdin=None, env=None, timeout=120):
         [python, os.path.join(APP_BIN, script)] + list(args),
         input=stdin, capture_output=True, cwd=APP_BIN, env=full_env, timeout=timeout,
     )
+
+
+from moto_fixtures import aws_endpoint, moto_endpoint, moto_iam  # noqa: E402,F401

@@ -1,1 +1,1 @@
-"""aws"""
+"""AWS access: sessions built from stored accounts, and account validation."""
