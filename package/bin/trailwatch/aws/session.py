@@ -23,7 +23,7 @@ import botocore.credentials
 import botocore.session
 from botocore.config import Config
 
-from trailwatch import __version__
+from trailwatch import __version__, redact
 
 PARTITIONS = {
     "aws": {"default_region": "us-east-1", "label": "AWS"},
@@ -283,6 +283,10 @@ class AwsSession(object):
                 links.append(RoleLink(role_arn, external_id, name))
         self.role_links = links
         self._lock = threading.Lock()
+        redact.register(account.secret_access_key, account.external_id,
+                        proxy.password if proxy is not None else None)
+        for link in links:
+            redact.register(link.external_id)
 
         credentials = botocore.credentials.Credentials(
             account.access_key_id, account.secret_access_key, method="trailwatch-account"
@@ -333,6 +337,7 @@ class AwsSession(object):
             expiry = response["Expiration"]
             if isinstance(expiry, datetime.datetime):
                 expiry = expiry.isoformat()
+            redact.register(response["SecretAccessKey"], response["SessionToken"])
             with self._lock:
                 link.assume_count += 1
                 link.last_expiry = expiry

@@ -18,6 +18,7 @@ from botocore.exceptions import (
 )
 from botocore.parsers import ResponseParserError
 
+from trailwatch import redact
 from trailwatch.aws.session import AccountError, build_session, endpoint_url_for
 
 logger = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ def _secrets(account, proxy):
 
 def _scrub(text, secrets):
     for secret in secrets:
-        text = text.replace(secret, "********")
-    return text
+        text = text.replace(secret, redact.MASK)
+    return redact.scrub(text)
 
 
 def _client_error_message(exc, step, account, proxy):
