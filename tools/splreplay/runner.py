@@ -1,0 +1,62 @@
+"""The programmatic entry point (the CLI and the tests use it)."""
+import datetime
+
+from .app import App, Context
+from .errors import InputError, SplError
+from .events import load_records
+from .pipeline import Pipeline
+
+
+def parse_now(text):
+    try:
+        dt = datetime.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise InputError("--now %r is not an ISO 8601 time (e.g. 2024-05-01T12:00:00Z)"
+                             % text) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=datetime.timezone.utc)
+    return dt.timestamp()
+
+
+class Replay:
+    def __init__(self, app_dir, state_dir=None, geoip=None, warn=None):
+        self.app = App(app_dir, state_dir=state_dir, geoip=geoip, warn=warn)
+
+    def load_events(self, paths):
+        return self.app.make_events(load_records(paths))
+
+    def events_from_records(self, records, source="test"):
+        return self.app.make_events([(r, None, source, "%s: record %d" % (source, i + 1))
+                                     for i, r in enumerate(records)])
+
+    @staticmethod
+    def default_now(events):
+        if events:
+            return max(e["_time"] for e in events)
+        return datetime.datetime.now(datetime.timezone.utc).timestamp()
+
+    def compile(self, text, search_name, now):
+        ctx = Context(self.app, now, search_name)
+        try:
+            expanded = self.app.expand_macros(text)
+        except SplError as exc:
+            raise type(exc)("%s: %s" % (search_name, exc.message), exc.pos,
+                            exc.text or text) from None
+        try:
+            return Pipeline(expanded, ctx)
+        except SplError as exc:
+            raise type(exc)("%s: %s" % (search_name, exc.message), exc.pos, exc.text) from None
+
+    def compile_saved(self, name, now):
+        return self.compile(self.app.saved_search(name), name, now)
+
+    def run(self, pipeline, events):
+        return pipeline.run(events)
+
+    def spl(self, query, events, now=None):
+        """Convenience: run an ad-hoc query -> rows (values as held internally)."""
+        now = self.default_now(events) if now is None else now
+        return self.compile(query, "adhoc", now).run(events)
