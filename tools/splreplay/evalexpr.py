@@ -152,8 +152,15 @@ class EvalParser:
     def parse(self):
         node = self.parse_or()
         if not self.at_end():
+            self.refuse_lowercase_keyword()
             raise SplError("unexpected %r in eval expression" % (self.tok.value,), self.tok.pos)
         return node
+
+    def refuse_lowercase_keyword(self):
+        t = self.tok
+        if t.kind == "word" and t.value.upper() in _KEYWORDS and t.value != t.value.upper():
+            raise Unsupported("lower-case %r: write the operator in upper case (%s)"
+                              % (t.value, t.value.upper()), t.pos)
 
     def need_bool(self, node, op):
         if node.type in (NUM, STR) or node.field is not None:
@@ -309,13 +316,13 @@ class EvalParser:
         if t.kind == "word":
             if t.value in _KEYWORDS:
                 raise SplError("unexpected keyword %s in eval expression" % t.value, t.pos)
+            self.advance()
+            if self.tok.is_op("("):
+                return self.parse_call(t)
             if t.value.upper() in _KEYWORDS and t.value != t.value.upper():
                 raise Unsupported("lower-case %r: write the operator in upper case (%s) or "
                                   "single-quote the field name" % (t.value, t.value.upper()),
                                   t.pos)
-            self.advance()
-            if self.tok.is_op("("):
-                return self.parse_call(t)
             nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
             if self.tok.is_op(".") and self.tok.pos == t.end and nxt is not None \
                     and nxt.kind in ("word", "num") and nxt.pos == self.tok.end:
@@ -452,6 +459,7 @@ def parse_assignments(text, ctx, base=0):
             continue
         if parser.at_end():
             return out
+        parser.refuse_lowercase_keyword()
         raise SplError("unexpected %r in eval (separate assignments with commas)"
                        % (parser.tok.value,), parser.tok.pos)
 
