@@ -159,6 +159,11 @@ def test_conf_stanza_create_read_update_delete_with_splunklib(splunkd):
     fetched.update(key1="changed")
     fetched.refresh()
     assert fetched["key1"] == "changed"
+    fetched.disable()
+    assert splunkd.stanza("trailwatch_test", "alpha")["disabled"] == "1"
+    assert conf["alpha"]["disabled"] == "1"
+    fetched.enable()
+    assert conf["alpha"]["disabled"] == "0"
 
     with pytest.raises(binding.HTTPError) as caught:
         conf.create("alpha")
@@ -226,6 +231,8 @@ def test_missing_conf_file_and_stanza_are_404s_that_solnlib_understands(splunkd)
         conf.get("absent")
     assert conf.get_all() == {}
     assert not conf.stanza_exist("absent")
+    conf.reload()  # GET configs/conf-<file>/_reload
+    assert splunkd.find_requests("GET", "conf-%s/_reload$" % ACCOUNT_CONF)[0].status == 200
 
 
 def test_properties_endpoints_serve_files_stanzas_and_keys(splunkd):
@@ -432,6 +439,26 @@ def test_receivers_simple_stores_the_raw_body_with_its_metadata(splunkd):
     assert second["raw"] == "a=b&c=d" and second["index"] == "main"
 
 
+def test_index_submit_goes_through_receivers_simple(splunkd):
+    svc = service(splunkd)
+    assert "main" in [i.name for i in svc.indexes.list()]
+    with pytest.raises(KeyError):
+        svc.indexes["trailwatch"]
+    svc.indexes.create("trailwatch")
+    svc.indexes["trailwatch"].submit("audit event", sourcetype="trailwatch:action", source="tw")
+    (event,) = splunkd.events
+    assert (event["raw"], event["index"], event["sourcetype"]) == ("audit event", "trailwatch", "trailwatch:action")
+    assert svc.indexes["trailwatch"]["totalEventCount"] == "1"
+
+
+def test_system_confs_tell_where_splunkd_listens(splunkd, splunkd_https):
+    for double, ssl_flag in ((splunkd, "0"), (splunkd_https, "1")):
+        confs = service(double).confs
+        assert confs["web"]["settings"]["mgmtHostPort"] == "127.0.0.1:%d" % double.port
+        assert confs["server"]["sslConfig"]["enableSplunkdSSL"] == ssl_flag
+        assert confs["server"]["general"]["serverName"] == "splunkd-double"
+
+
 def test_hec_event_writer_and_token_checks(splunkd):
     writer = HECEventWriter.create_from_token_with_session_key(
         splunkd.uri, splunkd.session_key, splunkd.uri, splunkd.hec_token)
@@ -516,9 +543,9 @@ def test_fixture_teardown_fails_a_test_that_hit_unimplemented_endpoints():
 
     gen = fixtures._serve(https=False)
     double = next(gen)
-    raw_request(double, "GET", "/services/data/indexes",
+    raw_request(double, "GET", "/services/search/jobs",
                 headers={"Authorization": "Splunk " + double.session_key})
-    with pytest.raises(AssertionError, match="501 GET /services/data/indexes"):
+    with pytest.raises(AssertionError, match="501 GET /services/search/jobs"):
         next(gen)
 
 

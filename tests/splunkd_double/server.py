@@ -16,6 +16,7 @@ Serves, on 127.0.0.1 and a free port (http, or https with a throwaway certificat
 ``/servicesNS/{o}/{a}/storage/collections/config[/{name}]``  KV collections
 ``/servicesNS/{o}/{a}/storage/collections/data/{c}[/{key}|/batch_save|/batch_find]``  KV data
 ``POST /services/receivers/simple``             one event per request (raw body + metadata)
+``/servicesNS/{o}/{a}/data/indexes[/{name}]``     list, get, create (what ``index.submit`` needs)
 ``POST /services/collector[/event|/raw]``       HEC, with ``Authorization: Splunk <hec_token>``
 ``/services/messages[/{name}]``                 bulletin messages (POST, GET, DELETE)
 ==============================================  ==============================================
@@ -24,6 +25,10 @@ Everything else answers ``501`` naming the method and path and is recorded in
 ``unimplemented``; a bug in the double answers ``500`` and is recorded in ``errors``.
 All calls except login and HEC need ``Authorization: Splunk <key>`` (or ``Bearer <key>``,
 ``Basic`` user:password, or the login cookie), else 401 in splunkd's error shape.
+
+On start the double also serves, in app ``system``, the confs splunkd's own discovery reads
+(``server.conf`` [general] serverName, [sslConfig] enableSplunkdSSL; ``web.conf`` [settings]
+mgmtHostPort = 127.0.0.1:<port>).
 
 Namespaces: data written in ``/servicesNS/<owner>/<app>/...`` belongs to ``<app>``
 (``/services/...`` and app ``-`` write to ``system``); reads in an app see that app's data
@@ -165,7 +170,23 @@ def _decode_segments(raw_segments):
 
 
 class SplunkdDouble:
-    """The loopback splunkd. Use as a context manager, or ``start()`` / ``stop()``."""
+    """The loopback splunkd. Use as a context manager, or ``start()`` / ``stop()``.
+
+    Test API (``app=None`` means the double's app, TA-trailwatch):
+
+    * where: ``uri``, ``scheme``, ``host``, ``port``, ``cert_file`` (https); who:
+      ``session_key``, ``new_session_key()``, ``revoke_session_key(key)``, ``users``,
+      ``hec_token``;
+    * traffic: ``requests`` (RecordedRequest: method, path, query, body, headers, status,
+      owner, app), ``find_requests(method, path_regex)``, ``unimplemented`` (501s),
+      ``errors`` (double bugs), ``assert_clean()``, ``fail(path_regex, status, message,
+      method, times)`` / ``clear_faults()``;
+    * confs: ``set_stanza``, ``create_conf``, ``delete_stanza``, ``conf``, ``stanza``,
+      ``load_conf_dir``, ``add_ucc_stanza`` (UCC encrypted layout), ``ucc_stanza`` (decrypted);
+    * credentials: ``add_password``, ``passwords``;
+    * KV store: ``kv_create_collection``, ``kv_collections``, ``kv_records``, ``kv_insert``;
+    * intake: ``events``, ``messages``, ``indexes`` / ``add_index``; ``server_info`` (dict).
+    """
 
     def __init__(self, app=APP, username="admin", password="changeme", https=False,
                  server_name="splunkd-double", version="9.4.1", hec_token=None):
@@ -205,6 +226,7 @@ class SplunkdDouble:
         self._unimplemented = []
         self._errors = []
         self._events = []
+        self.indexes = {"main", "_internal", "_audit", "summary", "history"}
         self._allow_unimplemented = False
         self.session_key = self.new_session_key(username)
         self._server = None
@@ -232,6 +254,10 @@ class SplunkdDouble:
             name="splunkd-double", daemon=True,
         )
         self._thread.start()
+        self.set_stanza("server", "general", {"serverName": self.server_info["serverName"]}, app="system")
+        self.set_stanza("server", "sslConfig", {"enableSplunkdSSL": "1" if self.https else "0"},
+                        app="system")
+        self.set_stanza("web", "settings", {"mgmtHostPort": "127.0.0.1:%d" % self.port}, app="system")
         return self
 
     def stop(self):
@@ -565,6 +591,8 @@ class SplunkdDouble:
             return self._ep_kv_data(ctx, parts[3], rest[4:])
         if parts == ["receivers", "simple"]:
             return self._ep_receivers_simple(ctx)
+        if parts[:2] == ["data", "indexes"]:
+            return self._ep_indexes(ctx, rest[2:])
         if head == "messages":
             return self._ep_messages(ctx, rest[1:])
         raise _NotImplementedHere()
@@ -1074,6 +1102,46 @@ class SplunkdDouble:
             for item in items
         ]
         return self._json(200, results)
+
+    # ------------------------------------------------------------------ indexes
+    def add_index(self, name):
+        with self._lock:
+            self.indexes.add(name)
+
+    def _index_entity(self, name):
+        with self._lock:
+            count = sum(1 for e in self._events if e["index"] == name)
+        content = {"datatype": "event", "disabled": "0", "isInternal": name.startswith("_"),
+                   "totalEventCount": str(count), "currentDBSizeMB": "1",
+                   "maxTotalDataSizeMB": "500000", "frozenTimePeriodInSecs": "188697600",
+                   "homePath": "$SPLUNK_DB/%s/db" % name, "coldPath": "$SPLUNK_DB/%s/colddb" % name,
+                   "thawedPath": "$SPLUNK_DB/%s/thaweddb" % name, "defaultDatabase": "main"}
+        return Entity(name, "data/indexes", content, owner="nobody", app="search", sharing="global")
+
+    def _ep_indexes(self, ctx, raw_name):
+        if not raw_name:
+            if ctx.method == "GET":
+                with self._lock:
+                    names = sorted(self.indexes)
+                return self._feed_response(ctx, 200, "indexes", [self._index_entity(n) for n in names])
+            if ctx.method == "POST":
+                name = ctx.param("name")
+                if not name:
+                    raise _HttpError(400, 'Missing argument "name"')
+                with self._lock:
+                    if name in self.indexes:
+                        raise _HttpError(409, "An object with name=%s already exists" % name)
+                    self.indexes.add(name)
+                return self._feed_response(ctx, 201, "indexes", [self._index_entity(name)])
+            raise _NotImplementedHere()
+        name = _decode_segments(raw_name)
+        if ctx.method == "GET" and len(raw_name) == 1:
+            with self._lock:
+                known = name in self.indexes
+            if not known:
+                raise _HttpError(404, "Could not find object id=%s" % name)
+            return self._feed_response(ctx, 200, "indexes", [self._index_entity(name)])
+        raise _NotImplementedHere()
 
     # ------------------------------------------------------------------ event intake
     def _store_event(self, raw, index, sourcetype, source, host, endpoint, event_time=None, fields=None):
