@@ -11,7 +11,6 @@ import types
 import pytest
 from solnlib import utils as solnlib_utils
 
-from conftest import APP_BIN, APP_DIR, APP_LIB
 from splunkd_double import SplunkdDouble, ucc_realm
 from splunkd_double import fixtures as double_fixtures
 from trailwatch.splunk import config
@@ -19,6 +18,11 @@ from trailwatch.splunk import config
 splunkd = double_fixtures.splunkd
 splunkd_https = double_fixtures.splunkd_https
 
+# The built add-on, as tests/conftest.py puts it on sys.path. Not imported
+# from conftest: another conftest module (tests/splreplay) may own that name.
+APP_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output", "TA-trailwatch")
+APP_BIN = os.path.join(APP_DIR, "bin")
+APP_LIB = os.path.join(APP_DIR, "lib")
 ACCOUNT_CONF = "ta_trailwatch_account"
 SETTINGS_CONF = "ta_trailwatch_settings"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -19,13 +19,17 @@ from solnlib.server_info import ServerInfo
 from solnlib.soln_exceptions import ConfManagerException, ConfStanzaNotExistException
 from splunklib import binding, client
 
-from conftest import APP_BIN, APP_DIR, APP_LIB
 from splunkd_double import CRED_END_MARK, CRED_SEP, SplunkdDouble, ucc_realm
 from splunkd_double import fixtures as double_fixtures
 
 splunkd = double_fixtures.splunkd
 splunkd_https = double_fixtures.splunkd_https
 
+# The built add-on, as tests/conftest.py puts it on sys.path. Not imported
+# from conftest: another conftest module (tests/splreplay) may own that name.
+APP_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "output", "TA-trailwatch")
+APP_BIN = os.path.join(APP_DIR, "bin")
+APP_LIB = os.path.join(APP_DIR, "lib")
 APP = "TA-trailwatch"
 ACCOUNT_CONF = "ta_trailwatch_account"
 REALM = ucc_realm(ACCOUNT_CONF)
