@@ -125,7 +125,7 @@ def test_missing_secret_says_what_to_fix_without_the_secret(splunkd):
     message = str(caught.value)
     assert "secret of AWS account 'prod' is missing" in message
     assert "Configuration > Accounts" in message
-    with pytest.raises(config.ConfigError, match="AWS accounts"):
+    with pytest.raises(config.ConfigError, match="secret of one of the AWS accounts is missing"):
         config.load_accounts(splunkd.session_key, splunkd.uri)
 
 

@@ -111,7 +111,7 @@ def load_accounts(session_key, server_uri):
     if conf is None:
         return {}
     try:
-        with _reading(server_uri, "the AWS accounts", _ACCOUNTS_PAGE):
+        with _reading(server_uri, "one of the AWS accounts", _ACCOUNTS_PAGE):
             stanzas = conf.get_all()
     except _Absent:
         return {}
