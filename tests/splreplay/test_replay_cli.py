@@ -165,3 +165,15 @@ def test_usage_errors():
     assert res.returncode == 2 and "--search NAME, --all or --spl" in res.stderr
     res = cli("--spl", "*", "--format", "xml")
     assert res.returncode == 2
+
+
+def test_all_with_geoip_and_state(trail_dir, tmp_path):
+    from mmdb_writer import city, write_mmdb
+    db = write_mmdb(str(tmp_path / "city.mmdb"),
+                    {"203.0.113.0/24": city("Berlin", "Germany", "DE", 52.52, 13.405)})
+    res = cli("--events", str(trail_dir), "--all", "--geoip", db, "--state", str(tmp_path / "st"))
+    assert res.returncode == 0, res.stderr
+    names = {r["search_name"] for r in jsonl(res.stdout)}
+    assert "TW Test - Build user country baseline" in names
+    assert "TW Test - Tagged by Python command" in names
+    assert (tmp_path / "st" / "lookups" / "tw_user_countries.csv").exists()
