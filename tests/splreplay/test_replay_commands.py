@@ -240,3 +240,12 @@ def test_outputlookup_without_state_is_kept_for_the_run():
     r.spl('| makeresults | eval a="1" | table a | outputlookup mem.csv', [])
     assert r.spl("| inputlookup mem.csv", []) == [{"a": "1"}]
     assert any("no --state folder" in w for w in warnings)
+
+
+def test_default_match_needs_min_matches():
+    app = bare_app(transforms="[d]\nfilename = users.csv\ndefault_match = none\n",
+                   lookups={"users.csv": "user,team\nalice,blue\n"})
+    r = Replay(app, warn=lambda m: None)
+    rows = r.spl("* | lookup d user OUTPUT team | table user team",
+                 r.events_from_records([ev(user="zed")]))
+    assert rows == [{"user": "zed"}]  # min_matches defaults to 0: no default value

@@ -281,10 +281,11 @@ class Matcher:
             for rn in matched:
                 vals.extend(values_of(rows[rn].get(lf)))
             results[ef] = normalise(vals)
-        if len(matched) < max(self.ldef.min_matches, 1 if self.ldef.default_match else 0) \
-                and self.ldef.default_match is not None and not matched:
+        short = self.ldef.min_matches - len(matched)
+        if short > 0 and self.ldef.default_match is not None:
+            # Splunk pads with default_match up to min_matches (only when min_matches > 0)
             for _, ef in self.outputs:
-                results[ef] = self.ldef.default_match
+                results[ef] = normalise(values_of(results[ef]) + [self.ldef.default_match] * short)
         for ef, v in results.items():
             if self.outputnew and row.get(ef) is not None:
                 continue
