@@ -12,7 +12,7 @@ import pytest
 from http_proxy import ForwardProxy
 from moto_fixtures import ACCOUNT_ID, free_port
 
-from conftest import APP_BIN, APP_LIB
+from addon import APP_BIN, APP_LIB
 from trailwatch.aws.session import AccountConfig, ProxyConfig
 from trailwatch.aws.validation import AccountValidationError, validate_account
 from trailwatch.splunk.account_rest import AccountRejected, merge_fields, validate_payload

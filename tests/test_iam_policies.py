@@ -9,7 +9,7 @@ import os
 import botocore.loaders
 import pytest
 
-from conftest import ROOT
+from addon import ROOT
 
 POLICY_FILES = sorted(glob.glob(os.path.join(ROOT, "policies", "*.json")))
 

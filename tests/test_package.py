@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from conftest import APP_ID, ROOT
+from addon import APP_ID, ROOT
 
 with open(os.path.join(ROOT, "globalConfig.json")) as _handle:
     VERSION = json.load(_handle)["meta"]["version"]

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from conftest import APP_BIN, APP_LIB, ROOT
+from addon import APP_BIN, APP_LIB, ROOT
 
 PACKAGE_BIN = os.path.join(ROOT, "package", "bin")
 
