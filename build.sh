@@ -5,6 +5,7 @@
 #   ./build.sh test       run the whole test suite (builds first when the build is stale)
 #   ./build.sh inspect    run Splunk AppInspect (precert, cloud tag) on the package
 #   ./build.sh replay ... run the add-on's saved searches over CloudTrail files (tools/splreplay)
+#   ./build.sh bench      run the benchmarks under bench/ (JSON figures on stdout)
 #   ./build.sh clean      remove build output (keeps the virtual environment)
 #
 # Everything it needs goes into .venv/ (created or reused), from pinned versions.
@@ -102,11 +103,21 @@ case "$cmd" in
     build|package) build ;;
     test) run_tests "$@" ;;
     inspect) inspect ;;
+    bench)
+        ensure_venv
+        ensure_built
+        shopt -s nullglob
+        benches=("$ROOT"/bench/bench_*.py)
+        [[ ${#benches[@]} -gt 0 ]] || die "no benchmarks under bench/"
+        for bench in "${benches[@]}"; do
+            say "benchmark $(basename "$bench")"
+            PYTHONPATH="$ROOT/tools" "$PY" "$bench" "$@"
+        done ;;
     replay)
         ensure_venv
         ensure_built
         PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay --app "$OUTPUT/$APP_ID" "$@" ;;
     clean) rm -rf "$OUTPUT" "$DIST" ;;
-    -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
 esac
