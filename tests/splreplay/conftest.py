@@ -11,7 +11,7 @@ FIXTURE_APP = os.path.join(HERE, "fixtures", "app")
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+    sys.path.append(HERE)  # for cloudtrail_samples / replay_helpers; after everyone else's
 
 from splreplay.runner import Replay  # noqa: E402
 

@@ -4,6 +4,11 @@ import tempfile
 
 from splreplay.runner import Replay
 
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+TOOLS = os.path.join(ROOT, "tools")
+FIXTURE_APP = os.path.join(HERE, "fixtures", "app")
+
 
 def bare_app(tmp=None, **confs):
     """A throwaway app folder with the given .conf contents (name -> text) and lookups."""

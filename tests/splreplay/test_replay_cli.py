@@ -8,7 +8,7 @@ import sys
 import pytest
 
 import cloudtrail_samples as samples
-from conftest import FIXTURE_APP, TOOLS
+from replay_helpers import FIXTURE_APP, TOOLS
 
 
 def cli(*args, cwd=None):

@@ -49,7 +49,7 @@ def test_iplocation_command(geoip):
 
 def test_fixture_baseline_search_with_geoip_and_state(geoip, tmp_path):
     import cloudtrail_samples
-    from conftest import FIXTURE_APP
+    from replay_helpers import FIXTURE_APP
     r = Replay(FIXTURE_APP, state_dir=str(tmp_path), geoip=geoip, warn=lambda m: None)
     events = r.events_from_records(cloudtrail_samples.scenario())
     r.compile_saved("TW Test - Build user country baseline", 0).run(events)
