@@ -8,9 +8,10 @@ import os
 import subprocess
 import textwrap
 
-from conftest import APP_BIN
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The built add-on's bin/ (as tests/conftest.py puts on sys.path); not imported from
+# conftest because several conftest modules share that name in a full run.
+APP_BIN = os.path.join(os.path.dirname(os.path.dirname(HERE)), "output", "TA-trailwatch", "bin")
 
 SCRIPT = textwrap.dedent(r'''
     import gzip, io, json, random, sys
