@@ -1,0 +1,149 @@
+"""Guardrails: which targets governance actions must not touch.
+
+- the shipped/admin-edited lookups `trailwatch_protected_principals.csv` (principals: ARNs,
+  user or role names, `*` wildcards) and `trailwatch_protected_buckets.csv` (buckets, with
+  `protection` = `protected` or `intentionally_public`, the latter refused by "make private"
+  unless its force option is set);
+- root, roles under /aws-reserved/ (IAM Identity Center) and /aws-service-role/, principals
+  of another account, the add-on's own identity, the tag trailwatch-governance=exempt.
+Pure functions over the lookups' rows and IAM data.
+"""
+import csv
+import fnmatch
+import os
+import re
+
+EXEMPT_TAG = "trailwatch-governance"
+EXEMPT_VALUE = "exempt"
+PRINCIPALS_LOOKUP = "trailwatch_protected_principals.csv"
+BUCKETS_LOOKUP = "trailwatch_protected_buckets.csv"
+RESERVED_PATHS = ("/aws-reserved/", "/aws-service-role/")
+RESERVED_ROLE_PREFIXES = ("AWSReservedSSO_", "AWSServiceRoleFor")
+
+_ARN_RE = re.compile(r"^arn:([\w-]+):(iam|sts)::(\d{12}):(.*)$")
+
+
+class Protections(object):
+    """The protected principals and buckets, as read from the lookups."""
+
+    def __init__(self, principals=(), buckets=()):
+        self.principals = [_clean(r) for r in principals if (r.get("principal") or "").strip()]
+        self.buckets = [_clean(r) for r in buckets if (r.get("bucket_name") or "").strip()]
+
+    @classmethod
+    def from_lookup_dir(cls, directory):
+        return cls(_read_csv(os.path.join(directory, PRINCIPALS_LOOKUP)),
+                   _read_csv(os.path.join(directory, BUCKETS_LOOKUP)))
+
+    def bucket_entry(self, bucket, account_id=None):
+        """The lookup row protecting `bucket` (in `account_id`), or None."""
+        for row in self.buckets:
+            if not _account_matches(row, account_id):
+                continue
+            if fnmatch.fnmatchcase(bucket, row["bucket_name"]):
+                return row
+        return None
+
+    def principal_entry(self, names, account_id=None):
+        """The lookup row matching any of `names` (ARNs, user or role names), or None."""
+        for row in self.principals:
+            if not _account_matches(row, account_id):
+                continue
+            pattern = row["principal"]
+            for name in names:
+                if name and fnmatch.fnmatchcase(name, pattern):
+                    return row
+        return None
+
+
+def _clean(row):
+    return {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def _account_matches(row, account_id):
+    wanted = row.get("aws_account_id") or ""
+    return not wanted or wanted == "*" or not account_id or wanted == account_id
+
+
+def _read_csv(path):
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except FileNotFoundError:
+        return []
+
+
+def parse_arn(arn):
+    """(partition, service, account, resource) of an IAM/STS ARN, or None."""
+    match = _ARN_RE.match(arn or "")
+    return match.groups() if match else None
+
+
+def bucket_protection(protections, bucket, account_id, force_public=False):
+    """The reason `bucket` must be left alone, or None."""
+    row = protections.bucket_entry(bucket, account_id)
+    if row is None:
+        return None
+    kind = (row.get("protection") or "protected").lower()
+    why = row.get("reason") or "no reason given"
+    if kind == "intentionally_public":
+        if force_public:
+            return None
+        return ("bucket %s is listed as intentionally public in %s (%s); set the action's "
+                "force option to act on it anyway." % (bucket, BUCKETS_LOOKUP, why))
+    return "bucket %s is protected by %s (%s)." % (bucket, BUCKETS_LOOKUP, why)
+
+
+def principal_protection(protections, target, identity, tags=None, role_path=None):
+    """The reason a user, role or session must be left alone, or None.
+
+    `target`: Target of kind user / role / session; `identity`: the add-on's caller identity
+    ({"Account", "Arn"}); `tags`: {key: value} of the user or role; `role_path`: the IAM path
+    of the role (for sessions and roles), when known."""
+    name = target.name or ""
+    arn = target.arn or ""
+    if name == "root" or arn.endswith(":root") or target.extra.get("user_type", "").lower() == "root":
+        return "the account's root user cannot be suspended or changed by TrailWatch."
+    if target.kind in ("role", "session"):
+        role_name = target.extra.get("role_name") or name
+        path = role_path or _path_from_arn(target.extra.get("role_arn") or arn)
+        if any(p in (path or "") for p in RESERVED_PATHS) or role_name.startswith(RESERVED_ROLE_PREFIXES):
+            return ("role %s is an AWS service-linked or IAM Identity Center role (path %s); "
+                    "change it through the service that owns it." % (role_name, path or "?"))
+    own = identity or {}
+    if target.account_id and own.get("Account") and target.account_id != own["Account"]:
+        return ("%s belongs to AWS account %s, not to the account the add-on acts in (%s)."
+                % (target.label, target.account_id, own["Account"]))
+    if _is_own_identity(target, own.get("Arn") or ""):
+        return "%s is the add-on's own AWS identity; TrailWatch never acts on itself." % target.label
+    names = [arn, name, target.extra.get("role_name"), target.extra.get("role_arn")]
+    row = protections.principal_entry(names, target.account_id)
+    if row is not None:
+        return "%s is protected by %s (%s)." % (
+            target.label, PRINCIPALS_LOOKUP, row.get("reason") or "no reason given")
+    for key, value in (tags or {}).items():
+        if key.lower() == EXEMPT_TAG and str(value).strip().lower() == EXEMPT_VALUE:
+            return "%s carries the tag %s=%s." % (target.label, EXEMPT_TAG, EXEMPT_VALUE)
+    return None
+
+
+def _path_from_arn(arn):
+    parsed = parse_arn(arn)
+    if not parsed or not parsed[3].startswith("role/"):
+        return None
+    parts = parsed[3].split("/")
+    return "/" + "/".join(parts[1:-1]) + "/" if len(parts) > 2 else "/"
+
+
+def _is_own_identity(target, own_arn):
+    parsed = parse_arn(own_arn)
+    if not parsed:
+        return False
+    resource = parsed[3]
+    if resource.startswith("user/"):
+        return target.kind == "user" and resource.split("/")[-1] == target.name
+    if resource.startswith("assumed-role/"):
+        own_role = resource.split("/")[1]
+        role_name = target.extra.get("role_name") or (target.name if target.kind == "role" else None)
+        return target.kind in ("role", "session") and role_name == own_role
+    return False

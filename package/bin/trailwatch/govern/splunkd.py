@@ -1,0 +1,113 @@
+"""Where governance records and audit events go in Splunk, over splunkd's REST API.
+
+- Action records (snapshot, plan, status) live in the KV store collection
+  `trailwatch_governance_actions` (package/default/collections.conf), keyed by action_id.
+  A record is written before an action's first AWS write, so even a crash part-way leaves
+  the snapshot behind for undo.
+- Audit events go to splunkd's `receivers/simple` endpoint with sourcetype
+  `trailwatch:action`. That works the same on a search head and a heavy forwarder, in
+  Splunk Cloud, for alert actions and for the undo search command alike, and returns only
+  when splunkd has accepted the event; ES's file-spool mechanism (stash files under
+  $SPLUNK_HOME/var/spool) would bind us to the local file system and to the
+  stash_common_action_model sourcetype. The events carry ES's adaptive-response fields
+  (orig_sid, orig_rid, orig_action_name, action_status) so ES correlates them with notables.
+"""
+import json
+from urllib.parse import quote
+
+from splunklib import binding
+
+import trailwatch
+from trailwatch.govern.audit import SOURCETYPE, to_raw
+from trailwatch.govern.core import GovernError
+from trailwatch.splunk.config import parse_server_uri
+
+COLLECTION = "trailwatch_governance_actions"
+# Nested values are kept as JSON text so the records read well with | inputlookup.
+_JSON_FIELDS = ("target", "snapshot", "plan", "after")
+
+
+def _context(session_key, server_uri):
+    scheme, host, port = parse_server_uri(server_uri)
+    return binding.Context(token=session_key, scheme=scheme, host=host, port=port,
+                           owner="nobody", app=trailwatch.APP_NAME)
+
+
+class KvActionStore(object):
+    """Action records in the KV store: get(action_id) -> dict or None; put(record) upserts."""
+
+    def __init__(self, session_key, server_uri, collection=COLLECTION):
+        self._ctx = _context(session_key, server_uri)
+        self.collection = collection
+
+    def _path(self, suffix=""):
+        return "storage/collections/data/%s%s" % (quote(self.collection, safe=""), suffix)
+
+    def get(self, action_id):
+        try:
+            response = self._ctx.get(self._path("/" + quote(str(action_id), safe="")),
+                                     output_mode="json")
+        except binding.HTTPError as exc:
+            if exc.status == 404:
+                return None
+            raise GovernError("Cannot read governance record %s from the KV store (HTTP %s)."
+                              % (action_id, exc.status), "KVStoreError")
+        return _decode(json.loads(response.body.read().decode("utf-8")))
+
+    def put(self, record):
+        doc = _encode(record)
+        try:
+            self._ctx.post(self._path("/batch_save"), body=json.dumps([doc]),
+                           headers=[("Content-Type", "application/json")])
+        except binding.HTTPError as exc:
+            raise GovernError("Cannot save governance record %s to the KV store collection %s "
+                              "(HTTP %s); nothing was changed in AWS." % (
+                                  record.get("_key"), self.collection, exc.status),
+                              "KVStoreError")
+
+
+def _encode(record):
+    doc = dict(record)
+    for field in _JSON_FIELDS:
+        if field in doc:
+            doc[field] = json.dumps(doc[field], sort_keys=True)
+    return doc
+
+
+def _decode(doc):
+    record = dict(doc)
+    for field in _JSON_FIELDS:
+        if isinstance(record.get(field), str) and record[field]:
+            record[field] = json.loads(record[field])
+    return record
+
+
+class ReceiverAuditSink(object):
+    """Writes audit events through splunkd's receivers/simple endpoint."""
+
+    def __init__(self, session_key, server_uri, index=None, host=None):
+        self._ctx = _context(session_key, server_uri)
+        self.index = (index or "").strip() or None
+        self.host = host
+
+    def __call__(self, event):
+        query = {"sourcetype": SOURCETYPE, "source": "trailwatch:%s" % event.get("action", "governance")}
+        if self.index:
+            query["index"] = self.index
+        if self.host:
+            query["host"] = self.host
+        self._ctx.post("/services/receivers/simple", body=to_raw(event), **query)
+
+
+class MemoryStore(object):
+    """In-memory action records (unit tests, dry runs without splunkd)."""
+
+    def __init__(self):
+        self.records = {}
+
+    def get(self, action_id):
+        found = self.records.get(action_id)
+        return _decode(_encode(found)) if found is not None else None
+
+    def put(self, record):
+        self.records[record["_key"]] = _decode(_encode(record))

@@ -1,0 +1,45 @@
+"""`| trailwatchundo action_id=<id> [dry_run=true] [audit_index=<index>]`: restores the
+snapshot a governance action recorded and yields one result row describing what happened
+(the same fields as the audit event it writes)."""
+import json
+import time
+
+from trailwatch.govern import registry
+from trailwatch.govern.alert import LOOKUP_DIR, AccountSessions
+from trailwatch.govern.core import truthy
+from trailwatch.govern.engine import Environment, run_undo
+from trailwatch.govern.protection import Protections
+from trailwatch.govern.splunkd import KvActionStore, ReceiverAuditSink
+
+ROW_FIELDS = ("action_id", "undo_of", "action", "target", "aws_account_id", "account",
+              "outcome", "reason", "error_code", "dry_run", "rollback")
+
+
+def undo_rows(command):
+    info = command.metadata.searchinfo
+    session_key, server_uri = info.session_key, info.splunkd_uri
+    env = Environment(
+        sessions=AccountSessions(session_key, server_uri),
+        store=KvActionStore(session_key, server_uri),
+        audit_sink=ReceiverAuditSink(session_key, server_uri, index=command.audit_index),
+        protections=Protections.from_lookup_dir(LOOKUP_DIR),
+        meta={"search_name": "trailwatchundo", "sid": getattr(info, "sid", "") or "",
+              "app": getattr(info, "app", "") or "", "user": getattr(info, "username", "") or ""},
+    )
+    result = run_undo((command.action_id or "").strip(), env, registry.all_actions(),
+                      dry_run=truthy(command.dry_run))
+    event = result.event
+    row = {field: _text(event.get(field)) for field in ROW_FIELDS}
+    row["before"] = json.dumps(event.get("before"), sort_keys=True)
+    row["after"] = json.dumps(event.get("after"), sort_keys=True)
+    row["plan"] = json.dumps(event.get("plan"), sort_keys=True)
+    if result.audit_error:
+        row["audit_error"] = result.audit_error
+    row["_time"] = time.time()
+    yield row
+
+
+def _text(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)

@@ -1,0 +1,1 @@
+"""Test double of Splunk's `splunk` package (see ../README.md)."""

@@ -1,0 +1,173 @@
+"""Running the built governance alert actions and the undo command the way Splunk does.
+
+- `GovernSplunkd`: the splunkd double plus the add-on's own UCC settings endpoint
+  (`/servicesNS/nobody/TA-trailwatch/ta_trailwatch_settings/<tab>`), which UCC's alert
+  wrapper (splunktaucclib) reads for the log level before it calls our code. Answered from
+  the double's conf store, in the shape UCC's REST handler returns.
+- `run_alert`: writes the results as a gzipped CSV, builds the JSON payload splunkd sends
+  (payload_format = json), runs `bin/<action>.py --execute` from the built add-on in a
+  subprocess with splunk_runtime/ on PYTHONPATH, and returns the process and the audit
+  events the double received.
+- `run_undo`: runs the generated `bin/trailwatchundo.py` through search command protocol v2.
+"""
+import csv
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from urllib.parse import unquote
+
+from splunkd_double import APP, SplunkdDouble
+from splunkd_double._render import Entity
+from splunkd_double.server import _HttpError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+APP_DIR = os.path.join(ROOT, "output", "TA-trailwatch")
+APP_BIN = os.path.join(APP_DIR, "bin")
+RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "splunk_runtime")
+ACCOUNT_ID = "123456789012"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+COLLECTION = "trailwatch_governance_actions"
+
+
+def interpreters():
+    """(version, path) of the Splunk interpreters present (3.9 first), as tests/conftest.py
+    finds them."""
+    found = []
+    versions_dir = os.path.expanduser("~/.pyenv/versions")
+    for version in ("3.9", "3.13"):
+        exe = None
+        if os.path.isdir(versions_dir):
+            for name in sorted(os.listdir(versions_dir)):
+                path = os.path.join(versions_dir, name, "bin", "python" + version)
+                if name.startswith(version + ".") and os.path.exists(path):
+                    exe = path
+        found.append((version, exe))
+    return found
+
+
+_CHOSEN = []
+
+
+def default_python():
+    """The interpreter that runs the alert scripts: Splunk 9.x's Python (3.9) when it is
+    installed and can import what UCC's alert wrapper needs with the add-on's lib/ first
+    (splunktaucclib's alert base imports `requests`, which Splunk's own Python ships but the
+    add-on's lib/ does not bundle yet); else this test interpreter (the .venv, which has
+    `requests` as Splunk's Python does)."""
+    if not _CHOSEN:
+        chosen = sys.executable
+        for _version, exe in interpreters():
+            if exe and subprocess.run(
+                    [exe, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import requests",
+                     os.path.join(APP_DIR, "lib")], capture_output=True).returncode == 0:
+                chosen = exe
+                break
+        _CHOSEN.append(chosen)
+    return _CHOSEN[0]
+
+
+class GovernSplunkd(SplunkdDouble):
+    """The splunkd double with the add-on installed: shipped default confs, a stored
+    account, the KV collection, and UCC's settings endpoint."""
+
+    def __init__(self, **kwargs):
+        SplunkdDouble.__init__(self, **kwargs)
+        self.load_conf_dir(os.path.join(APP_DIR, "default"))
+        self.kv_create_collection(COLLECTION)
+
+    def add_account(self, name="prod", key_id=KEY_ID, secret=SECRET, role_arn=""):
+        self.add_ucc_stanza("ta_trailwatch_account", name, {
+            "aws_access_key_id": key_id, "aws_secret_access_key": secret,
+            "role_arn": role_arn, "external_id": "", "partition": "aws", "region": "us-east-1"})
+
+    def _route(self, ctx, rest):
+        parts = [unquote(s) for s in (rest or [])]
+        if parts[:1] == ["ta_trailwatch_settings"] and len(parts) == 2:
+            ctx.user = self._authenticate(ctx)
+            if ctx.user is None:
+                raise _HttpError(401, "call not properly authenticated", "WARN")
+            if ctx.method != "GET":
+                raise _HttpError(405, "only GET is modelled")
+            try:
+                content = self.ucc_stanza("ta_trailwatch_settings", parts[1])
+            except KeyError:
+                raise _HttpError(404, "Could not find object id=%s" % parts[1])
+            entity = Entity(parts[1], "ta_trailwatch_settings", dict(content), owner="nobody", app=APP)
+            return self._feed_response(ctx, 200, "ta_trailwatch_settings", [entity])
+        return SplunkdDouble._route(self, ctx, rest)
+
+    def audit_events(self):
+        found = []
+        for event in self.events:
+            if event["sourcetype"] == "trailwatch:action":
+                found.append(json.loads(event["raw"]))
+        return found
+
+    def records(self):
+        return {r["_key"]: r for r in self.kv_records(COLLECTION)}
+
+
+def write_results(path, rows):
+    fields = []
+    for row in rows:
+        for key in row:
+            if key not in fields:
+                fields.append(key)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    with gzip.open(path, "wt", newline="") as handle:
+        handle.write(buffer.getvalue())
+
+
+def script_env(tmp_path, moto_url):
+    home = tmp_path / "splunk_home"
+    for sub in ("var/log/splunk", "var/spool/splunk", "etc/system/local"):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        env.pop(name, None)
+    env.update({
+        "PYTHONPATH": RUNTIME,
+        "SPLUNK_HOME": str(home),
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    })
+    return env
+
+
+def run_alert(app_dir, action, rows, configuration, splunkd, moto_url, tmp_path, python=None,
+              search_name="TrailWatch - test detection", sid="scheduler__admin_VEEtdHJhaWx3YXRjaA__RMD5test_at_1764370000_42"):
+    results_dir = tmp_path / ("dispatch_%s" % len(list(tmp_path.glob("dispatch_*"))))
+    results_dir.mkdir()
+    results_file = results_dir / "results.csv.gz"
+    write_results(str(results_file), rows)
+    payload = {
+        "app": APP, "owner": "admin", "user": "admin",
+        "results_file": str(results_file),
+        "results_link": "http://127.0.0.1:8000/app/TA-trailwatch/search?sid=" + sid,
+        "server_host": "sh1", "server_uri": splunkd.uri, "session_key": splunkd.session_key,
+        "sid": sid, "search_name": search_name,
+        "configuration": dict({k: str(v) for k, v in configuration.items()}),
+        "result": rows[0] if rows else {},
+    }
+    before = len(splunkd.audit_events())
+    proc = subprocess.run(
+        [python or default_python(), os.path.join(app_dir, "bin", action + ".py"), "--execute"],
+        input=json.dumps(payload).encode("utf-8"), capture_output=True,
+        cwd=os.path.join(app_dir, "bin"),
+        env=script_env(tmp_path, moto_url), timeout=180)
+    return proc, splunkd.audit_events()[before:]
+
+
+def modalert_log(tmp_path, action):
+    path = tmp_path / "splunk_home" / "var" / "log" / "splunk" / ("%s_modalert.log" % action)
+    return path.read_text() if path.exists() else ""
