@@ -164,3 +164,44 @@ def test_unknown_account_is_a_failure_naming_the_fix(installed_app, splunkd, mot
     assert "999988887777" in events[0]["reason"] and "Configuration > Accounts" in events[0]["reason"]
     proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path, [row(bucket)], account="nosuch")
     assert "'nosuch' is not configured" in events[0]["reason"]
+
+
+# --------------------------------------------------------------------------- undo
+def test_undo_restores_block_acl_and_policy_then_refuses_twice(installed_app, splunkd, moto_endpoint, s3, unique, tmp_path):
+    bucket = public_bucket(s3, unique("tw-undo"))
+    before = bucket_state(s3, bucket)
+    assert before["block"] is None
+    proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path, [row(bucket)])
+    assert_ok(proc)
+    action_id = events[0]["action_id"]
+    assert bucket_state(s3, bucket) != before
+
+    info, rows, errors, stderr, undo_events = support.run_undo(
+        installed_app, {"action_id": action_id, "dry_run": "true"}, splunkd, moto_endpoint.url, tmp_path)
+    assert info["generating"] is True and info["type"] != "streaming", info
+    assert rows[0]["outcome"] == "dry_run", (rows, errors, stderr)
+    assert [p["operation"] for p in json.loads(rows[0]["plan"])] == [
+        "DeletePublicAccessBlock", "PutBucketAcl", "PutBucketPolicy"]  # block first
+    assert bucket_state(s3, bucket) != before
+
+    info, rows, errors, stderr, undo_events = support.run_undo(
+        installed_app, {"action_id": action_id}, splunkd, moto_endpoint.url, tmp_path)
+    assert rows[0]["outcome"] == "success", (rows, errors, stderr)
+    assert bucket_state(s3, bucket) == before  # block, ACL and policy as in the snapshot
+    (event,) = undo_events
+    assert event["action"] == "undo:" + ACTION and event["undo_of"] == action_id
+    assert event["outcome"] == "success" and event["target"] == "s3://" + bucket
+    records = splunkd.records()
+    assert records[action_id]["status"] == "undone"
+    assert records[action_id]["undone_by"] == event["action_id"]
+    assert records[event["action_id"]]["kind"] == "undo"
+
+    _, rows, _, _, _ = support.run_undo(installed_app, {"action_id": action_id}, splunkd, moto_endpoint.url, tmp_path)
+    assert rows[0]["outcome"] == "failure" and rows[0]["error_code"] == "AlreadyUndone"
+    _, rows, _, _, _ = support.run_undo(installed_app, {"action_id": event["action_id"]}, splunkd,
+                                        moto_endpoint.url, tmp_path)
+    assert rows[0]["outcome"] == "failure" and rows[0]["error_code"] == "UndoOfUndo"
+    _, rows, _, _, _ = support.run_undo(installed_app, {"action_id": "nosuchaction"}, splunkd,
+                                        moto_endpoint.url, tmp_path)
+    assert rows[0]["error_code"] == "UnknownAction"
+    assert bucket_state(s3, bucket) == before

@@ -171,3 +171,70 @@ def run_alert(app_dir, action, rows, configuration, splunkd, moto_url, tmp_path,
 def modalert_log(tmp_path, action):
     path = tmp_path / "splunk_home" / "var" / "log" / "splunk" / ("%s_modalert.log" % action)
     return path.read_text() if path.exists() else ""
+
+
+# --------------------------------------------------------------------------- protocol v2
+def _send(stream, metadata, body=""):
+    meta = json.dumps(metadata).encode("utf-8")
+    data = body.encode("utf-8")
+    stream.write(b"chunked 1.0,%d,%d\n" % (len(meta), len(data)) + meta + data)
+    stream.flush()
+
+
+def _receive(stream):
+    header = stream.readline()
+    if not header:
+        return None, ""
+    _, sizes = header.decode("ascii").strip().split(" ", 1)
+    meta_len, body_len = [int(x) for x in sizes.split(",")[1:]]
+    meta = json.loads(stream.read(meta_len).decode("utf-8")) if meta_len else {}
+    body = stream.read(body_len).decode("utf-8") if body_len else ""
+    return meta, body
+
+
+def run_undo(app_dir, args, splunkd, moto_url, tmp_path, python=None):
+    """Run the built `trailwatchundo` as splunkd does (protocol v2); returns
+    (getinfo answer, result rows, error messages, stderr) and the new audit events."""
+    dispatch = tmp_path / ("undo_dispatch_%d" % len(list(tmp_path.glob("undo_dispatch_*"))))
+    dispatch.mkdir()
+    raw_args = ["%s=%s" % (k, v) for k, v in args.items()]
+    searchinfo = {
+        "args": raw_args, "raw_args": raw_args, "dispatch_dir": str(dispatch),
+        "sid": "1764370000.77", "app": APP, "owner": "admin", "username": "admin",
+        "session_key": splunkd.session_key, "splunkd_uri": splunkd.uri,
+        "splunk_version": "9.4.2", "search": "| trailwatchundo " + " ".join(raw_args),
+        "command": "trailwatchundo", "maxresultrows": 50000, "earliest_time": "0",
+        "latest_time": "0",
+    }
+    before = len(splunkd.audit_events())
+    proc = subprocess.Popen(
+        [python or default_python(), os.path.join(app_dir, "bin", "trailwatchundo.py")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=os.path.join(app_dir, "bin"), env=script_env(tmp_path, moto_url))
+    try:
+        _send(proc.stdin, {"action": "getinfo", "preview": False, "searchinfo": searchinfo})
+        info, _ = _receive(proc.stdout)
+        rows, errors = [], []
+        for message in ((info or {}).get("inspector") or {}).get("messages", []):
+            errors.append(message)
+        if info and info.get("type"):
+            _send(proc.stdin, {"action": "execute", "finished": True})
+            while True:
+                meta, body = _receive(proc.stdout)
+                if meta is None:
+                    break
+                for message in (meta.get("inspector") or {}).get("messages", []):
+                    errors.append(message)
+                if body.strip():
+                    rows.extend(csv.DictReader(io.StringIO(body)))
+                if meta.get("finished"):
+                    break
+        proc.stdin.close()
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = proc.stderr.read().decode("utf-8", "replace")
+    proc.stdout.close()
+    proc.stderr.close()
+    return info, rows, errors, stderr, splunkd.audit_events()[before:]
