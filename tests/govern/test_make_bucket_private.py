@@ -3,7 +3,6 @@ JSON payload on stdin, results in a gzipped CSV, against moto and the splunkd do
 undone with the built `trailwatchundo` command (protocol v2)."""
 import json
 
-import pytest
 
 import twgovern_support as support
 from conftest import PROTECTED_BUCKET, WEBSITE_BUCKET

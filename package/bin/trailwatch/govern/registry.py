@@ -1,5 +1,6 @@
 """The governance actions by alert-action name."""
 from trailwatch.govern.buckets import MakeBucketPrivate, RemoveBucketCollaborator
+from trailwatch.govern.users import RevokeSessions, SuspendUser
 
 _ACTIONS = {}
 
@@ -21,5 +22,5 @@ def all_actions():
     return dict(_ACTIONS)
 
 
-for _action in (MakeBucketPrivate(), RemoveBucketCollaborator()):
+for _action in (MakeBucketPrivate(), RemoveBucketCollaborator(), SuspendUser(), RevokeSessions()):
     register(_action)
