@@ -248,40 +248,61 @@ def _decode_token(token, placeholder):
 # ----------------------------------------------------------------------------- gzip
 
 
+_INFLATE_STEP = 256 * 1024  # compressed bytes per zlib call
+
+
 def decompress(data, max_size=DEFAULT_MAX_SIZE):
-    """Return the JSON bytes of a log object: gunzip when gzip (several members allowed),
-    else the data unchanged.  Raises ``CorruptGzip`` or ``LogTooLarge``."""
+    """Return the JSON of a log object: gunzipped when it is gzip (several members allowed,
+    trailing zero padding tolerated), else the data unchanged.  Raises ``CorruptGzip`` or
+    ``LogTooLarge`` (more than ``max_size`` bytes; None: no limit).
+
+    Gzip is inflated in steps into one growing buffer, then copied once into ``bytes``
+    (whose methods are faster than ``bytearray``'s): at most twice the log's size is alive,
+    as in the later steps, instead of the two and a half times of a one-shot
+    ``zlib``/``gzip.decompress`` (which allocates blocks, then joins them).
+    """
     if isinstance(data, memoryview):
         data = data.tobytes()
     if data[:2] != b"\x1f\x8b":
         return bytes(data)
-    parts = []
-    total = 0
-    remaining = data
-    while remaining:
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            if max_size is None:
-                out = inflater.decompress(remaining)
-            else:
-                out = inflater.decompress(remaining, max_size - total + 1)
-        except zlib.error as exc:
-            raise CorruptGzip("not a valid gzip stream (%s)" % exc) from None
-        total += len(out)
-        if max_size is not None and total > max_size:
-            raise LogTooLarge("log file decompresses to more than %d bytes" % max_size)
-        if not inflater.eof:
-            raise CorruptGzip(
-                "gzip stream is truncated (%d bytes decompressed before it ended)" % total
-            )
-        parts.append(out)
-        remaining = inflater.unused_data
-        # Trailing zero padding after the last member is tolerated, like gzip(1) does.
-        if remaining and remaining[:2] != b"\x1f\x8b":
-            if remaining.strip(b"\x00"):
-                raise CorruptGzip("unexpected data after the gzip stream")
-            break
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    size = len(data)
+    out = bytearray()
+    view = memoryview(data)
+    written = 0
+    offset = 0
+    try:
+        while offset < size:
+            if data[offset:offset + 2] != b"\x1f\x8b":
+                if written and not data[offset:].strip(b"\x00"):
+                    break  # zero padding after the last member, as gzip(1) accepts
+                raise CorruptGzip("unexpected data after the gzip stream", offset)
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while True:
+                end = min(offset + _INFLATE_STEP, size)
+                try:
+                    piece = inflater.decompress(view[offset:end])
+                except zlib.error as exc:
+                    raise CorruptGzip("not a valid gzip stream (%s)" % exc) from None
+                count = len(piece)
+                if max_size is not None and written + count > max_size:
+                    raise LogTooLarge("log file decompresses to more than %d bytes" % max_size)
+                out += piece
+                written += count
+                del piece
+                if inflater.eof:
+                    offset = end - len(inflater.unused_data)
+                    break
+                offset = end
+                if offset >= size:
+                    raise CorruptGzip(
+                        "gzip stream is truncated (%d bytes decompressed before it ended)"
+                        % written
+                    )
+    finally:
+        view.release()
+    result = bytes(out)
+    del out
+    return result
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -550,24 +571,31 @@ def _skip_value(buf, pos):
     return m.end()
 
 
-def scan_xml_escaped(buf):
+def scan_xml_escaped(holder):
     """Internal API of the XML writer.
 
-    ``buf`` is a decompressed log already escaped for XML text (``&<>`` and forbidden
-    characters rewritten, which cannot change its JSON structure).  Escaped quotes are
-    rewritten as ``&quot;`` (which an XML parser turns back into ``"``, so no restore pass
-    is needed).  Returns ``[(record, eventTime token, ...)]`` in file order; the record
-    bytes are ready to be written as ``<data>`` text."""
+    ``holder`` is a one-element list holding a decompressed log already escaped for XML
+    text (``&<>`` and forbidden characters rewritten, which cannot change its JSON
+    structure); it is emptied, so that only one copy of the log is alive at a time.
+    Escaped quotes are rewritten as ``&quot;`` (an XML parser turns that back into ``"``,
+    so no restore pass is needed).  Returns ``[(record, eventTime token, ...)]`` in file
+    order; the record bytes are ready to be written as ``<data>`` text."""
+    buf = holder.pop()
     positions = _escaped_quotes(buf)
     if positions:
+        view = memoryview(buf)
         pieces = []
         start = 0
         for position in positions:
-            pieces.append(buf[start:position])
+            pieces.append(view[start:position])
             start = position + 1
-        pieces.append(buf[start:])
-        buf = b"&quot;".join(pieces)
+        pieces.append(view[start:])
+        del positions
+        joined = b"&quot;".join(pieces)
         del pieces
+        view.release()
+        buf = joined
+        del joined
     return _scan_buffer(buf, _ITEM_TIME_RE)
 
 

@@ -31,9 +31,10 @@ checkpoint is saved or an SQS message deleted).
 Pure Python, standard library only, Python 3.9 to 3.13.
 """
 
+import codecs
 import re
 import sys
-from itertools import chain
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import List, NamedTuple
 
@@ -43,11 +44,19 @@ __all__ = ["EventStreamWriter", "LogWriteResult", "escape_data", "escape_text"]
 
 _TAIL = b"</data><done/></event>"
 _BATCH_RECORDS = 2048  # records per output join (~2.5 MB for typical records)
+# eventTime token -> b"</data><done/></event><event unbroken=\"1\"><time>...</time>", or
+# the reason (str) the token is unusable.  Shared by all files: a few hundred seconds each.
+_TIME_PARTS = {}
+_TIME_PARTS_MAX = 65536
+_CHUNK = 1 << 20
 
 _FORBIDDEN = bytes(c for c in range(32) if c not in (9, 10))  # C0 controls + CR
 _ALLOWED = bytes(c for c in range(256) if c not in _FORBIDDEN)
+# Bytes that need no attention at all in XML text: printable ASCII but & < >, tab, newline.
+_PLAIN = bytes(c for c in range(128) if c not in _FORBIDDEN and c not in b"&<>")
 _FORBIDDEN_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _NONCHAR_RE = re.compile("[\ufffe\uffff]")
+_TEXT_SPECIAL = re.compile("[&<>]")
 _first = itemgetter(0)
 _second = itemgetter(1)
 
@@ -63,40 +72,63 @@ def _repair_control(match):
     return b"\\u%04x" % match.group()[0]
 
 
-def _prepare(buf):
-    """Escape a UTF-8 JSON buffer for XML element text.
+def _valid_utf8(buf):
+    """Validate UTF-8 in 1 MB steps (never a whole-file str: a str of a mostly ASCII file
+    with one emoji would take four times its size).  Invalid sequences become U+FFFD.
+    Returns ``(buffer, repairs)``."""
+    view = memoryview(buf)
+    try:
+        decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        for start in range(0, len(buf), _CHUNK):
+            decoder.decode(view[start:start + _CHUNK])
+        decoder.decode(b"", True)
+        return buf, 0
+    except UnicodeDecodeError:
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pieces = [decoder.decode(view[start:start + _CHUNK]).encode("utf-8")
+                  for start in range(0, len(buf), _CHUNK)]
+        pieces.append(decoder.decode(b"", True).encode("utf-8"))
+        repaired_buf = b"".join(pieces)
+        marker = b"\xef\xbf\xbd"
+        return repaired_buf, repaired_buf.count(marker) - buf.count(marker)
+    finally:
+        view.release()
 
-    Returns ``(buffer, repairs, has_cr)``.  Carriage returns are left in place (they can
-    only be whitespace between JSON tokens, which the splitter must still recognise); the
-    caller writes them as ``&#13;`` after splitting when ``has_cr``."""
+
+def _prepare(holder):
+    """Escape the UTF-8 JSON buffer in ``holder`` (a one-element list) for XML element text,
+    replacing it in the list, so that no caller keeps a reference to an older copy.
+
+    Returns ``(repairs, has_cr)``.  Carriage returns are left in place (they can only be
+    whitespace between JSON tokens, which the splitter must still recognise); the caller
+    writes them as ``&#13;`` after splitting when ``has_cr``."""
+    buf = holder.pop()
     repaired = 0
-    if not buf.isascii():
-        try:
-            text = buf.decode("utf-8")
-        except UnicodeDecodeError:
-            before = buf.count(b"\xef\xbf\xbd")
-            text = buf.decode("utf-8", "replace")
-            buf = text.encode("utf-8")
-            repaired += buf.count(b"\xef\xbf\xbd") - before
-        if "\ufffe" in text or "\uffff" in text:
-            repaired += text.count("\ufffe") + text.count("\uffff")
-            buf = buf.replace(b"\xef\xbf\xbe", b"\\ufffe").replace(b"\xef\xbf\xbf", b"\\uffff")
-        del text
-    if b"&" in buf:
-        buf = buf.replace(b"&", b"&amp;")
-    if b"<" in buf:
-        buf = buf.replace(b"<", b"&lt;")
-    if b">" in buf:
-        buf = buf.replace(b">", b"&gt;")
-    special = buf.translate(None, _ALLOWED)
     has_cr = False
+    # One pass finds everything that may need work: C0 controls (incl. CR), & < > and
+    # non-ASCII bytes.  Typical CloudTrail logs yield a few bytes here, or none.
+    special = buf.translate(None, _PLAIN)
     if special:
-        carriage_returns = special.count(b"\r")
-        has_cr = carriage_returns > 0
-        if carriage_returns < len(special):
-            repaired += len(special) - carriage_returns
-            buf = _FORBIDDEN_RE.sub(_repair_control, buf)
-    return buf, repaired, has_cr
+        if not special.isascii():
+            buf, repaired = _valid_utf8(buf)
+            if b"\xef\xbf\xbe" in buf or b"\xef\xbf\xbf" in buf:  # U+FFFE, U+FFFF
+                repaired += buf.count(b"\xef\xbf\xbe") + buf.count(b"\xef\xbf\xbf")
+                buf = buf.replace(b"\xef\xbf\xbe", b"\\ufffe").replace(b"\xef\xbf\xbf", b"\\uffff")
+        if b"&" in special:
+            buf = buf.replace(b"&", b"&amp;")
+        if b"<" in special:
+            buf = buf.replace(b"<", b"&lt;")
+        if b">" in special:
+            buf = buf.replace(b">", b"&gt;")
+        controls = special.translate(None, _ALLOWED)
+        if controls:
+            carriage_returns = controls.count(b"\r")
+            has_cr = carriage_returns > 0
+            if carriage_returns < len(controls):
+                repaired += len(controls) - carriage_returns
+                buf = _FORBIDDEN_RE.sub(_repair_control, buf)
+    holder.append(buf)
+    return repaired, has_cr
 
 
 def _unescape(data):
@@ -111,7 +143,9 @@ def escape_data(data):
     """Event data (str or bytes) -> escaped UTF-8 bytes for a ``<data>`` element."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
-    data, _, has_cr = _prepare(bytes(data))
+    holder = [bytes(data)]
+    _, has_cr = _prepare(holder)
+    data = holder[0]
     return data.replace(b"\r", b"&#13;") if has_cr else data
 
 
@@ -121,7 +155,10 @@ def escape_text(value):
     Characters XML forbids are dropped (they cannot be part of a useful name)."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
-    value = _NONCHAR_RE.sub("", str(value))
+    value = str(value)
+    if value.isascii() and value.isprintable() and not _TEXT_SPECIAL.search(value):
+        return value.encode("ascii")  # the usual case: nothing to escape
+    value = _NONCHAR_RE.sub("", value)
     value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     data = value.encode("utf-8", "replace")
     if data.translate(None, _ALLOWED):
@@ -156,6 +193,7 @@ class EventStreamWriter:
         self._closed = False
         self.events_written = 0
         self.bytes_written = 0
+        self._meta_tails = {}
 
     # -- output -----------------------------------------------------------------------
 
@@ -201,19 +239,24 @@ class EventStreamWriter:
 
     # -- heads ----------------------------------------------------------------------
 
-    @staticmethod
-    def _meta(source, sourcetype, index, host):
-        parts = []
-        for tag, value in (
-            (b"source", source),
-            (b"sourcetype", sourcetype),
-            (b"index", index),
-            (b"host", host),
-        ):
-            if value is not None:
-                parts.append(b"<%s>%s</%s>" % (tag, escape_text(value), tag))
-        parts.append(b"<data>")
-        return b"".join(parts)
+    def _meta(self, source, sourcetype, index, host):
+        """``<source>..</source>...<data>`` for one file; the part after the source is
+        cached (it is the same for every file of an input)."""
+        key = (sourcetype, index, host)
+        tail = self._meta_tails.get(key)
+        if tail is None:
+            parts = []
+            for tag, value in ((b"sourcetype", sourcetype), (b"index", index), (b"host", host)):
+                if value is not None:
+                    parts.append(b"<%s>%s</%s>" % (tag, escape_text(value), tag))
+            parts.append(b"<data>")
+            tail = b"".join(parts)
+            if len(self._meta_tails) > 64:
+                self._meta_tails.clear()
+            self._meta_tails[key] = tail
+        if source is None:
+            return tail
+        return b"<source>" + escape_text(source) + b"</source>" + tail
 
     @staticmethod
     def _open_tag(stanza, unbroken):
@@ -275,25 +318,28 @@ class EventStreamWriter:
         """
         if self._closed:
             raise ValueError("stream is closed")
-        buf = _records.decompress(data, max_size)
-        size = len(buf)
-        buf, repaired, has_cr = _prepare(buf)
-        items = _records.scan_xml_escaped(buf)
-        del buf
+        holder = [_records.decompress(data, max_size)]
+        size = len(holder[0])
+        repaired, has_cr = _prepare(holder)
+        items = _records.scan_xml_escaped(holder)  # empties holder: one buffer alive at a time
 
         meta = self._meta(source, sourcetype, index, host)
-        heads = {}
+        parts = _TIME_PARTS
         invalid = {}
-        time_of = _records.time_of_token
         for token in set(map(_second, items)):
-            when = time_of(token, None)
-            if when.__class__ is int:
-                heads[token] = b"".join((
-                    _TAIL, b'<event unbroken="1"><time>',
-                    _records.format_time(when).encode("ascii"), b"</time>", meta,
-                ))
-            else:
-                invalid[token] = when
+            part = parts.get(token)
+            if part is None:
+                when = _records.time_of_token(token, None)
+                if when.__class__ is int:
+                    part = b"".join((_TAIL, b'<event unbroken="1"><time>',
+                                     _records.format_time(when).encode("ascii"), b"</time>"))
+                else:
+                    part = when
+                if len(parts) >= _TIME_PARTS_MAX:
+                    parts.clear()
+                parts[token] = part
+            if part.__class__ is str:
+                invalid[token] = part
         skipped = []
         if invalid:
             kept = []
@@ -308,13 +354,13 @@ class EventStreamWriter:
                     ))
             items = kept
 
-        head_of = heads.__getitem__
+        part_of = parts.__getitem__
         skip = len(_TAIL)
         for start in range(0, len(items), _BATCH_RECORDS):
             batch = items[start:start + _BATCH_RECORDS]
-            blob = b"".join(chain.from_iterable(
-                zip(map(head_of, map(_second, batch)), map(_first, batch))  # noqa: B905 (3.9)
-            ))
+            blob = b"".join(chain.from_iterable(zip(  # noqa: B905 (Python 3.9)
+                map(part_of, map(_second, batch)), repeat(meta), map(_first, batch)
+            )))
             if has_cr:
                 blob = blob.replace(b"\r", b"&#13;")
             self._emit(memoryview(blob)[skip:])
