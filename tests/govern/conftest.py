@@ -4,6 +4,7 @@ clients on the shared moto server (for set-up and for asserting on AWS state).""
 import os
 import shutil
 import subprocess
+import time
 import uuid
 
 import boto3
@@ -11,19 +12,38 @@ import pytest
 
 import twgovern_support as support
 
-PROTECTED_BUCKET = "tw-protected-data"
-WEBSITE_BUCKET = "tw-public-website"
-PROTECTED_USER = "svc-payments"
+from twgovern_support import PROTECTED_BUCKET, PROTECTED_USER, WEBSITE_BUCKET
+
+
+# Files a complete build has (other engineers rebuild output/ while tests run).
+_BUILT_MARKERS = ("bin/trailwatch_make_bucket_private.py", "bin/trailwatchundo.py",
+                  "default/alert_actions.conf", "lib/boto3/__init__.py", "lib/splunktaucclib",
+                  "lookups/trailwatch_protected_buckets.csv", "appserver/static/js/build/globalConfig.json")
+
+
+def _complete(app_dir):
+    return all(os.path.exists(os.path.join(app_dir, m)) for m in _BUILT_MARKERS)
+
+
+def _copy_when_built(source, target, wait=180):
+    deadline = time.time() + wait
+    while True:
+        if _complete(source):
+            shutil.rmtree(target, ignore_errors=True)
+            done = subprocess.run(["cp", "-al", source, target], capture_output=True)
+            if done.returncode == 0 and _complete(target):
+                return
+        if time.time() > deadline:
+            pytest.fail("No complete build in %s: run ./build.sh" % source)
+        time.sleep(2)
 
 
 @pytest.fixture(scope="session")
 def installed_app(tmp_path_factory):
     """A copy of output/TA-trailwatch (hard links: cheap, and safe from concurrent rebuilds)
     with the protection lookups as an admin edited them."""
-    if not os.path.isdir(support.APP_DIR):
-        pytest.fail("The add-on is not built: run ./build.sh")
     app = tmp_path_factory.mktemp("etc_apps") / "TA-trailwatch"
-    subprocess.run(["cp", "-al", support.APP_DIR, str(app)], check=True)
+    _copy_when_built(support.APP_DIR, str(app))
     lookups = app / "lookups"
     for name in ("trailwatch_protected_buckets.csv", "trailwatch_protected_principals.csv"):
         target = lookups / name

@@ -5,7 +5,6 @@ import json
 
 
 import twgovern_support as support
-from conftest import PROTECTED_BUCKET, WEBSITE_BUCKET
 from trailwatch.govern import exposure
 
 ACTION = "trailwatch_make_bucket_private"
@@ -124,12 +123,12 @@ def test_second_run_changes_nothing(installed_app, splunkd, moto_endpoint, s3, u
 
 
 def test_protected_and_intentionally_public_buckets_are_refused(installed_app, splunkd, moto_endpoint, s3, tmp_path):
-    for name in (PROTECTED_BUCKET, WEBSITE_BUCKET):
+    for name in (support.PROTECTED_BUCKET, support.WEBSITE_BUCKET):
         if name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
             public_bucket(s3, name)
-    before = {name: bucket_state(s3, name) for name in (PROTECTED_BUCKET, WEBSITE_BUCKET)}
+    before = {name: bucket_state(s3, name) for name in (support.PROTECTED_BUCKET, support.WEBSITE_BUCKET)}
     proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path,
-                       [row(PROTECTED_BUCKET), row(WEBSITE_BUCKET)])
+                       [row(support.PROTECTED_BUCKET), row(support.WEBSITE_BUCKET)])
     assert_ok(proc)
     assert [e["outcome"] for e in events] == ["skipped_protected", "skipped_protected"]
     assert "payment records" in events[0]["reason"]
@@ -138,7 +137,7 @@ def test_protected_and_intentionally_public_buckets_are_refused(installed_app, s
 
     # force acts on the website bucket, never on the protected one
     proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path,
-                       [row(PROTECTED_BUCKET), row(WEBSITE_BUCKET)], force="1", dry_run="1")
+                       [row(support.PROTECTED_BUCKET), row(support.WEBSITE_BUCKET)], force="1", dry_run="1")
     assert [e["outcome"] for e in events] == ["skipped_protected", "dry_run"]
 
 

@@ -5,7 +5,6 @@ import datetime
 import json
 
 import twgovern_support as support
-from conftest import PROTECTED_USER
 
 SUSPEND = "trailwatch_suspend_user"
 REVOKE = "trailwatch_revoke_sessions"
@@ -94,17 +93,17 @@ def test_suspend_dry_run_and_second_run(installed_app, splunkd, moto_endpoint, i
 
 
 def test_suspend_refuses_protected_principals(installed_app, splunkd, moto_endpoint, iam, unique, tmp_path):
-    if PROTECTED_USER not in [u["UserName"] for u in iam.list_users()["Users"]]:
-        make_user(iam, PROTECTED_USER)
+    if support.PROTECTED_USER not in [u["UserName"] for u in iam.list_users()["Users"]]:
+        make_user(iam, support.PROTECTED_USER)
     exempt = unique("exempt")
     make_user(iam, exempt, tags=[("trailwatch-governance", "exempt")])
     sso = "AWSReservedSSO_Admin_%s" % unique("x")[-8:]
     make_role(iam, sso, path="/aws-reserved/sso.amazonaws.com/")
     breakglass = unique("BreakGlass")
     make_role(iam, breakglass)
-    watched = {PROTECTED_USER: user_state(iam, PROTECTED_USER), exempt: user_state(iam, exempt)}
+    watched = {support.PROTECTED_USER: user_state(iam, support.PROTECTED_USER), exempt: user_state(iam, exempt)}
     rows = [
-        user_row(PROTECTED_USER),
+        user_row(support.PROTECTED_USER),
         user_row(exempt),
         {"user_arn": "arn:aws:iam::%s:root" % ACCOUNT, "user_type": "Root", "aws_account_id": ACCOUNT},
         user_row("moto"),  # moto's identity for the stored account's keys: the add-on itself

@@ -31,6 +31,10 @@ ACCOUNT_ID = "123456789012"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 COLLECTION = "trailwatch_governance_actions"
+# Targets the admin protected in the installed copy's lookups (conftest.installed_app).
+PROTECTED_BUCKET = "tw-protected-data"
+WEBSITE_BUCKET = "tw-public-website"
+PROTECTED_USER = "svc-payments"
 
 
 def interpreters():
