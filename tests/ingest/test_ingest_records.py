@@ -159,6 +159,18 @@ def test_tricky_strings():
     assert {r.time_ms for r in log.records} == {1714564800000}
 
 
+def test_raw_control_characters_do_not_confuse_the_placeholder():
+    # Not valid JSON (raw control characters in strings), but it must not split wrongly:
+    # escaped quotes are replaced by a control character absent from the file.
+    controls = "".join(chr(c) for c in range(1, 9))
+    record = ('{"eventTime":"2024-05-01T12:00:00Z","eventID":"ctl","a":"%s \\"}{\\" %s"}'
+              % (controls, controls))
+    records = [S.CREATE_POLICY, record, S.ASSUME_ROLE]
+    log = cr.parse_log(S.log_bytes(records))
+    assert [r.raw for r in log.records] == [t.encode() for t in records]
+    assert log.records[1].event_id == "ctl"
+
+
 def test_huge_record():
     blob = "x" * (8 << 20)
     items = ",".join('{"k":"v%d","n":{"m":[%d]}}' % (i, i) for i in range(50000))
@@ -244,6 +256,8 @@ def test_malformed_shapes():
         b'{"Records":[' + S.CONSOLE_LOGIN.encode() + b"]}trailing",
         b'{"Records":[' + S.CONSOLE_LOGIN.encode() + b" " + S.ASSUME_ROLE.encode() + b"]}",
         b'{"Records":[' + S.CONSOLE_LOGIN.encode() + b"}]}",
+        b'{"Records":[' + S.CONSOLE_LOGIN.encode() + b"[" + S.ASSUME_ROLE.encode() + b"]}",
+        b'{"Records":[' + S.CONSOLE_LOGIN.encode() + b",," + S.ASSUME_ROLE.encode() + b"]}",
         b'{"Records":[],"Records":[]}',
         b'{"Records" [] }',
     ):

@@ -9,20 +9,21 @@ How the scanner works (and why it is fast in pure Python)
 ---------------------------------------------------------
 1. Escaped quotes are the only thing that makes JSON strings hard to skip.  A memchr-driven
    pass over the (rare) backslashes replaces every *escaped* ``"`` by a placeholder byte
-   that cannot occur in the file (``\\x01`` when absent, same length, so offsets hold).
-   Every remaining ``"`` now opens or closes a string, and a string is ``"[^"]*"``, which
-   the ``re`` engine skips with its tight single-character loop.
+   that does not occur in the file (a C0 control character, same length, so offsets hold;
+   the XML writer uses ``&quot;`` instead, which needs no restoring).  Every remaining
+   ``"`` now opens or closes a string, and a string is ``"[^"]*"``, which the ``re`` engine
+   skips with its tight single-character loop.
 2. A regular expression describing "an object whose strings are skipped and whose nested
-   objects are balanced", generated up to ``MAX_FAST_DEPTH`` levels of nesting, is run with
-   ``findall`` over the ``Records`` array.  Its top level also captures the values of the
-   record's own ``eventTime`` and ``eventID`` keys: nested objects are matched by a
-   capture-free sub-pattern, so a nested ``eventTime`` can never be taken for the record's.
-3. The matches must tile the array exactly (every match is one ``[`` or ``,`` plus one
-   object).  If they do not (whitespace between records, records nested deeper than
-   ``MAX_FAST_DEPTH``, truncated or corrupt files) the file is rescanned record by record
-   with a token scanner of unlimited depth, which also produces the precise error.
-4. The placeholder is turned back into ``"`` in each record (or once per output batch in
-   the XML writer).
+   objects are balanced", generated up to ``MAX_FAST_DEPTH`` levels of nesting, matches the
+   first record, then ``findall`` of ``,`` + record takes the rest of the ``Records`` array.
+   Its top level also captures the values of the record's own ``eventTime`` and ``eventID``
+   keys: nested objects are matched by a capture-free sub-pattern, so a nested
+   ``eventTime`` can never be taken for the record's.
+3. The matches must tile the array exactly (their lengths add up to the array's).  If they
+   do not (whitespace between records, records nested deeper than ``MAX_FAST_DEPTH``,
+   truncated or corrupt files) the file is rescanned record by record, deep records with a
+   token scanner of unlimited depth, which also produces the precise error.
+4. The placeholder is turned back into ``"`` in the records that hold one.
 
 What is and is not validated: strings, escapes, the nesting of objects and the shape of the
 file (one top-level object with a ``Records`` array of objects) are checked; the scalar
@@ -326,15 +327,17 @@ _RECORD = (
     + rb"))|" + _STR + rb"|" + _INNER + rb")" + _GAP + rb")*\}"
 )
 _RECORD_RE = re.compile(_RECORD)
-# Array items for findall: separator + (record, eventTime, eventID).
-_ITEM_RE = re.compile(rb"[\[,](" + _RECORD + rb")")
-# Array items for the XML writer: separator + (record, eventTime).
+# Records after the first, for findall: ',' + (record, eventTime, eventID).
+_ITEM_RE = re.compile(rb",(" + _RECORD + rb")")
+# The same for the XML writer: ',' + (record, eventTime).
 _ITEM_TIME_RE = re.compile(
-    rb"[\[,](\{" + _GAP + rb'(?:(?:"eventTime"\s*:\s*(' + _STR + rb")|" + _STR + rb"|"
+    rb",(\{" + _GAP + rb'(?:(?:"eventTime"\s*:\s*(' + _STR + rb")|" + _STR + rb"|"
     + _INNER + rb")" + _GAP + rb")*\})"
 )
-# Array items without captures: the raw-limit splitter.
-_PLAIN_ITEM_RE = re.compile(rb"[\[,](" + _nested_object(MAX_FAST_DEPTH) + rb")")
+# Without captures: the raw-limit splitter.
+_PLAIN_RECORD = _nested_object(MAX_FAST_DEPTH)
+_PLAIN_RECORD_RE = re.compile(_PLAIN_RECORD)
+_PLAIN_ITEM_RE = re.compile(rb",(" + _PLAIN_RECORD + rb")")
 
 _HEAD_RE = re.compile(rb'(?:\xef\xbb\xbf)?[ \t\r\n]*\{[ \t\r\n]*"Records"[ \t\r\n]*:[ \t\r\n]*\[')
 _TAIL_RE = re.compile(rb"[ \t\r\n]*\}[ \t\r\n]*\Z")
@@ -403,19 +406,34 @@ def _restore(raw, placeholder):
 # ----------------------------------------------------------------------------- scanning
 
 
-def _scan_buffer(buf, item_re=None):
-    """Split a neutralised log buffer into (record, time token, id token) tuples
-    (``item_re`` may capture the time only: the XML writer needs no eventID)."""
+def _array_bounds(buf):
+    """(offset of '[', offset of ']') of a compact ``{"Records":[...]}`` file, or None."""
     head = _HEAD_RE.match(buf)
     if head is not None:
         array_open = head.end() - 1
         array_close = buf.rfind(b"]")
         if array_close > array_open and _TAIL_RE.match(buf, array_close + 1):
-            if array_close == array_open + 1:
-                return []
-            items = (item_re or _ITEM_RE).findall(buf, array_open, array_close)
+            return array_open, array_close
+    return None
+
+
+def _scan_buffer(buf, item_re=None):
+    """Split a neutralised log buffer into (record, time token, id token) tuples
+    (``item_re`` may capture the time only: the XML writer needs no eventID).
+
+    Fast path: the first record, then ``findall`` of ',' + record; the matches must tile
+    the array exactly, else (whitespace, deep nesting, damage) the slow scanner decides."""
+    bounds = _array_bounds(buf)
+    if bounds is not None:
+        array_open, array_close = bounds
+        if array_close == array_open + 1:
+            return []
+        first = _RECORD_RE.match(buf, array_open + 1)
+        if first is not None:
+            items = (item_re or _ITEM_RE).findall(buf, first.end(), array_close)
             covered = sum(map(len, map(_first, items))) + len(items)
-            if covered == array_close - array_open:
+            if first.end() + covered == array_close:
+                items.insert(0, (first.group(), first.group(1) or b"", first.group(2) or b""))
                 return items
     return _scan_slow(buf)
 
@@ -660,15 +678,16 @@ def split_records(buf):
     """Raw-limit splitter: the Records of a decompressed log as exact byte slices, nothing
     else (no eventTime/eventID).  Raises like ``parse_log``."""
     nbuf, placeholder = _neutralise(buf)
-    head = _HEAD_RE.match(nbuf)
-    if head is not None:
-        array_open = head.end() - 1
-        array_close = nbuf.rfind(b"]")
-        if array_close > array_open and _TAIL_RE.match(nbuf, array_close + 1):
-            if array_close == array_open + 1:
-                return []
-            found = _PLAIN_ITEM_RE.findall(nbuf, array_open, array_close)
-            if sum(map(len, found)) + len(found) == array_close - array_open:
+    bounds = _array_bounds(nbuf)
+    if bounds is not None:
+        array_open, array_close = bounds
+        if array_close == array_open + 1:
+            return []
+        first = _PLAIN_RECORD_RE.match(nbuf, array_open + 1)
+        if first is not None:
+            found = _PLAIN_ITEM_RE.findall(nbuf, first.end(), array_close)
+            if first.end() + sum(map(len, found)) + len(found) == array_close:
+                found.insert(0, first.group())
                 if placeholder is not None:
                     return [_restore(raw, placeholder) for raw in found]
                 return found
