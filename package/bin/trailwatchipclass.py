@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""trailwatchipclass: label an IP field with its category, list and provider from CIDR lookups.
+
+Splunk runs this script (search command protocol v2); the logic is in
+trailwatch.detect.ipranges. See searchbnf.conf for usage.
+"""
+import gc
+import os
+import sys
+
+import import_declare_test  # noqa: F401  (puts the add-on's lib/ on sys.path)
+
+from splunklib.searchcommands import Configuration, Option, StreamingCommand, dispatch
+
+from trailwatch.detect import ipranges, options
+
+LOOKUPS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lookups")
+
+
+@Configuration(distributed=True)
+class TrailwatchIpClassCommand(StreamingCommand):
+    """Streaming and distributed: each record is labelled on its own, and the range lookups
+    travel to the indexers in the knowledge bundle. No required_fields: it enriches records
+    and must pass every field on to the commands after it."""
+
+    field = Option(default="src_ip", doc="Field holding the IP address (default src_ip).")
+    prefix = Option(default="ip_", doc="Prefix of the output fields (default ip_).")
+
+    seen_field = False
+
+    def prepare(self):
+        try:
+            self.field = options.field("trailwatchipclass", "field", self.field)
+            self.prefix = options.field("trailwatchipclass", "prefix", self.prefix)
+        except options.OptionError as exc:
+            self.write_error(str(exc))
+            raise SystemExit(1)
+        self.classifier, files = ipranges.load_classifier(LOOKUPS_DIR)
+        # The ranges live as long as the process: keep the cyclic garbage collector from
+        # walking hundreds of thousands of them again and again while records stream by.
+        gc.collect()
+        gc.freeze()
+        if not files:
+            self.write_warning("trailwatchipclass: no IP range lookups (%s or %s) in %s"
+                               % (ipranges.ADMIN_LOOKUP, ipranges.FEED_LOOKUP_GLOB, LOOKUPS_DIR))
+        for problem in self.classifier.errors[:3]:
+            self.write_warning("trailwatchipclass: skipped a range: %s" % problem)
+        if len(self.classifier.errors) > 3:
+            self.write_warning("trailwatchipclass: %d more ranges skipped"
+                               % (len(self.classifier.errors) - 3))
+
+    def stream(self, records):
+        field = self.field
+        names = (self.prefix + "category", self.prefix + "list", self.prefix + "provider")
+        out_category, out_list, out_provider = names
+        classify = self.classifier.classify
+        first = True
+        for record in records:
+            value = record.get(field)
+            label = None
+            if value:
+                self.seen_field = True
+                if value.__class__ is list:
+                    for item in value:
+                        label = classify(item)
+                        if label:
+                            break
+                else:
+                    label = classify(value)
+            if first:
+                # Declares the output fields for this chunk's header (splunklib otherwise
+                # takes the header from the first record), so unlabelled records need no
+                # empty values.
+                first = False
+                for name, text in zip(names, label or (None, None, None)):
+                    self.add_field(record, name, text)
+            elif label:
+                record[out_category], record[out_list], record[out_provider] = label
+            yield record
+        if not self.seen_field and self._finished:
+            self.write_warning("trailwatchipclass: no record has a value in field %r" % field)
+
+
+if __name__ == "__main__":
+    dispatch(TrailwatchIpClassCommand, sys.argv, sys.stdin, sys.stdout, __name__)
