@@ -78,9 +78,9 @@ class GovernSplunkd(SplunkdDouble):
     """The splunkd double with the add-on installed: shipped default confs, a stored
     account, the KV collection, and UCC's settings endpoint."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, app_dir=APP_DIR, **kwargs):
         SplunkdDouble.__init__(self, **kwargs)
-        self.load_conf_dir(os.path.join(APP_DIR, "default"))
+        self.load_conf_dir(os.path.join(app_dir, "default"))
         self.kv_create_collection(COLLECTION)
 
     def add_account(self, name="prod", key_id=KEY_ID, secret=SECRET, role_arn=""):

@@ -1,0 +1,45 @@
+"""The governance code under the interpreters Splunk runs add-ons with (3.9 on Splunk 9.x,
+3.13 on Splunk 10): every module imports with the add-on's bundled lib/, and the pure
+decision logic gives the same answers as under the test interpreter."""
+import json
+import os
+import subprocess
+
+CHECK = r'''
+import json, sys
+sys.path[:0] = [sys.argv[1] + "/lib", sys.argv[1] + "/bin"]
+import importlib
+for name in ("exposure", "core", "permissions", "protection", "buckets", "users", "engine",
+             "audit", "registry", "splunkd", "alert", "undo_command"):
+    importlib.import_module("trailwatch.govern." + name)
+for script in ("trailwatch_govern_make_bucket_private", "trailwatch_govern_remove_bucket_collaborator",
+               "trailwatch_govern_suspend_user", "trailwatch_govern_revoke_sessions",
+               "trailwatch_undo_command"):
+    importlib.import_module(script)
+import datetime
+from trailwatch.govern import exposure
+from trailwatch.govern.users import RevokeSessions, parse_time
+policy = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+                        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*",
+                         "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}}]}
+new, removed = exposure.policy_without_public(policy)
+action = RevokeSessions()
+target = action.resolve({"iam_user": "carol", "last_seen": "2026-11-28T11:50:00.250Z"}, {})
+now = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
+state = {"policy": None, "login_profile": {"exists": True, "reset_required": False}}
+steps = action.plan(state, action.desired(state, target, {"_now": now}), target)
+print(json.dumps({"kept": len(new["Statement"]), "removed": len(removed),
+                  "steps": [s.operation for s in steps],
+                  "last_seen": parse_time("2026-11-28T11:50:00.250Z").isoformat()}))
+'''
+
+
+def test_governance_code_on_splunk_python(splunk_python, installed_app):
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([splunk_python, "-c", CHECK, installed_app], capture_output=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    assert json.loads(done.stdout) == {"kept": 1, "removed": 1,
+                                       "steps": ["PutUserPolicy", "UpdateLoginProfile"],
+                                       "last_seen": "2026-11-28T11:50:00+00:00"}
