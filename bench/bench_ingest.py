@@ -22,7 +22,7 @@ Also: peak memory (tracemalloc) of ``write_cloudtrail_log`` on one 50 MB (uncomp
 file, and the LookupEvents poller's pacing against a simulated 2 requests/s x 50 events API
 (virtual clock: it measures the pacing logic, not the network).
 
-Usage: bench/bench_ingest.py [--rounds N] [--mb SIZE] [--skip-memory] [--quick]
+Usage: bench/bench_ingest.py [--rounds N] [--mb SIZE] [--skip-memory] [--quick] [--generated]
 """
 
 import argparse
@@ -41,7 +41,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT = os.path.join(ROOT, "output", "TA-trailwatch")
 SAMPLE_DIR = os.path.join(os.path.dirname(ROOT), "shared", "data", "aws-cloudtrail-sample")
 
-if os.path.isdir(os.path.join(BUILT, "bin")):
+def _wait_for_build(seconds=120):
+    """Other sessions may be rebuilding output/ (build.sh starts with rm -rf): wait a bit."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if os.path.isdir(os.path.join(BUILT, "lib", "splunklib")) and os.path.isdir(
+                os.path.join(BUILT, "bin", "trailwatch", "ingest")):
+            return True
+        time.sleep(2)
+    return False
+
+
+if _wait_for_build():
     sys.path[:0] = [os.path.join(BUILT, "bin"), os.path.join(BUILT, "lib")]
     CODE = "built add-on (output/TA-trailwatch)"
 else:
@@ -143,8 +154,8 @@ def generated_files(total_bytes, seed=1):
     return files
 
 
-def corpus(target_mb):
-    base = sample_files() if os.path.isdir(SAMPLE_DIR) else []
+def corpus(target_mb, generated=False):
+    base = sample_files() if os.path.isdir(SAMPLE_DIR) and not generated else []
     if base:
         base_bytes = sum(len(d) for _, d in base)
         copies = max(1, int(round(target_mb * MB / base_bytes)))
@@ -152,7 +163,8 @@ def corpus(target_mb):
     else:
         base = generated_files(target_mb * MB)
         copies = 1
-        label = "generated records (aws-cloudtrail-sample not found at %s)" % SAMPLE_DIR
+        label = ("generated records (asked for)" if generated else
+                 "generated records (aws-cloudtrail-sample not found at %s)" % SAMPLE_DIR)
     files = []
     for copy in range(copies):
         for name, data in base:
@@ -320,13 +332,15 @@ def main():
     parser.add_argument("--memory-mb", type=float, default=50.0)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--quick", action="store_true", help="small corpus, 2 rounds")
+    parser.add_argument("--generated", action="store_true",
+                        help="use generated records even when the sample data is present")
     args = parser.parse_args()
     if args.quick:
         args.rounds, args.mb, args.memory_mb = 2, 8.0, 10.0
 
     if Event is None:
         raise SystemExit("bench: splunklib not found (build the add-on: ./build.sh)")
-    files, label = corpus(args.mb)
+    files, label = corpus(args.mb, args.generated)
     uncompressed = sum(size for _, _, size in files)
     compressed = sum(len(data) for _, data, _ in files)
     check_same_events(files)
@@ -358,7 +372,8 @@ def main():
          **common)
 
     if not args.skip_memory:
-        base = sample_files() if os.path.isdir(SAMPLE_DIR) else generated_files(4 * MB)
+        base = (sample_files() if os.path.isdir(SAMPLE_DIR) and not args.generated
+                else generated_files(4 * MB))
         size, gz_size, count, peak = peak_memory(args.memory_mb * MB, base)
         emit("sqs_s3_path_peak_memory_50mb_log" if args.memory_mb == 50.0
              else "sqs_s3_path_peak_memory_%gmb_log" % args.memory_mb,

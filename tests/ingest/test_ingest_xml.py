@@ -99,6 +99,16 @@ def test_characters_xml_forbids_become_json_escapes():
     assert b"\\u0007" in data and b"\\uffff" in data and b"\t" in data
 
 
+@pytest.mark.parametrize("text", ["🚀", "é", "日本", "\U0001f680x"])
+def test_multibyte_characters_across_validation_chunks(text):
+    # Several MB of non-ASCII text: UTF-8 is validated in 1 MB steps, which must not split
+    # a character (whatever its length and alignment).
+    records = [S.TAG_RESOURCES.replace("Zoë", text * (3000 + i)) for i in range(300)]
+    stream, result = _write(lambda w: w.write_cloudtrail_log(S.log_bytes(records), source="s3://b/k"))
+    assert result.repaired == 0 and result.written == 300
+    assert _data_bytes(stream) == [t.encode("utf-8") for t in records]
+
+
 def test_invalid_utf8_is_replaced_and_counted():
     raw = S.log_text([S.CONSOLE_LOGIN]).encode().replace(b"ana.souza", b"ana\xff\xfesouza", 1)
     stream, result = _write(lambda w: w.write_cloudtrail_log(raw, source="s3://b/k"))

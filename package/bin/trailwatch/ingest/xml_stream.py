@@ -40,7 +40,6 @@ the data with the source bytes); no leniency of Splunk's parser is relied on.
 Pure Python, standard library only, Python 3.9 to 3.13.
 """
 
-import codecs
 import re
 import sys
 from itertools import chain, repeat
@@ -83,25 +82,32 @@ def _repair_control(match):
 
 def _valid_utf8(buf):
     """Validate UTF-8 in 1 MB steps (never a whole-file str: a str of a mostly ASCII file
-    with one emoji would take four times its size).  Invalid sequences become U+FFFD.
-    Returns ``(buffer, repairs)``."""
+    with one emoji would take four times its size) and look for U+FFFE/U+FFFF on the way.
+    Invalid sequences become U+FFFD.  Returns ``(buffer, repairs, has_nonchar)``."""
+    size = len(buf)
     view = memoryview(buf)
+    has_nonchar = False
     try:
-        decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        for start in range(0, len(buf), _CHUNK):
-            decoder.decode(view[start:start + _CHUNK])
-        decoder.decode(b"", True)
-        return buf, 0
+        start = 0
+        while start < size:
+            end = min(start + _CHUNK, size)
+            for _ in range(3):  # do not split a character (at most 3 continuation bytes)
+                if end >= size or buf[end] & 0xC0 != 0x80:
+                    break
+                end -= 1
+            text = str(view[start:end], "utf-8")
+            if not has_nonchar and ("\ufffe" in text or "\uffff" in text):
+                has_nonchar = True
+            start = end
+        return buf, 0, has_nonchar
     except UnicodeDecodeError:
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        pieces = [decoder.decode(view[start:start + _CHUNK]).encode("utf-8")
-                  for start in range(0, len(buf), _CHUNK)]
-        pieces.append(decoder.decode(b"", True).encode("utf-8"))
-        repaired_buf = b"".join(pieces)
-        marker = b"\xef\xbf\xbd"
-        return repaired_buf, repaired_buf.count(marker) - buf.count(marker)
+        pass
     finally:
         view.release()
+    fixed = buf.decode("utf-8", "replace").encode("utf-8")  # rare: a broken file
+    marker = b"\xef\xbf\xbd"
+    has_nonchar = b"\xef\xbf\xbe" in fixed or b"\xef\xbf\xbf" in fixed
+    return fixed, fixed.count(marker) - buf.count(marker), has_nonchar
 
 
 def _prepare(holder):
@@ -119,8 +125,8 @@ def _prepare(holder):
     special = buf.translate(None, _PLAIN)
     if special:
         if not special.isascii():
-            buf, repaired = _valid_utf8(buf)
-            if b"\xef\xbf\xbe" in buf or b"\xef\xbf\xbf" in buf:  # U+FFFE, U+FFFF
+            buf, repaired, has_nonchar = _valid_utf8(buf)
+            if has_nonchar:  # U+FFFE, U+FFFF
                 repaired += buf.count(b"\xef\xbf\xbe") + buf.count(b"\xef\xbf\xbf")
                 buf = buf.replace(b"\xef\xbf\xbe", b"\\ufffe").replace(b"\xef\xbf\xbf", b"\\uffff")
         if b"&" in special:
