@@ -110,21 +110,26 @@ def _valid_utf8(buf):
     return fixed, fixed.count(marker) - buf.count(marker), has_nonchar
 
 
-def _prepare(holder):
+def _prepare(holder, defer_utf8=False):
     """Escape the UTF-8 JSON buffer in ``holder`` (a one-element list) for XML element text,
     replacing it in the list, so that no caller keeps a reference to an older copy.
 
-    Returns ``(repairs, has_cr)``.  Carriage returns are left in place (they can only be
-    whitespace between JSON tokens, which the splitter must still recognise); the caller
-    writes them as ``&#13;`` after splitting when ``has_cr``."""
+    Returns ``(repairs, has_cr, needs_utf8)``.  Carriage returns are left in place (they can
+    only be whitespace between JSON tokens, which the splitter must still recognise); the
+    caller writes them as ``&#13;`` after splitting when ``has_cr``.  With ``defer_utf8``
+    non-ASCII text is not checked here: ``needs_utf8`` tells the caller to check the
+    records that hold some (``_check_records``), usually a small share of a log."""
     buf = holder.pop()
     repaired = 0
     has_cr = False
+    needs_utf8 = False
     # One pass finds everything that may need work: C0 controls (incl. CR), & < > and
     # non-ASCII bytes.  Typical CloudTrail logs yield a few bytes here, or none.
     special = buf.translate(None, _PLAIN)
     if special:
-        if not special.isascii():
+        if not special.isascii() and defer_utf8:
+            needs_utf8 = True
+        elif not special.isascii():
             buf, repaired, has_nonchar = _valid_utf8(buf)
             if has_nonchar:  # U+FFFE, U+FFFF
                 repaired += buf.count(b"\xef\xbf\xbe") + buf.count(b"\xef\xbf\xbf")
@@ -143,7 +148,32 @@ def _prepare(holder):
                 repaired += len(controls) - carriage_returns
                 buf = _FORBIDDEN_RE.sub(_repair_control, buf)
     holder.append(buf)
-    return repaired, has_cr
+    return repaired, has_cr, needs_utf8
+
+
+def _check_records(items):
+    """UTF-8 validity and U+FFFE/U+FFFF of the non-ASCII records in ``items`` (list of
+    ``(record, token, ...)``), repaired in place.  Returns the number of repairs."""
+    repaired = 0
+    non_ascii = [i for i, ascii in enumerate(map(bytes.isascii, map(_first, items)))
+                 if not ascii]
+    for i in non_ascii:
+        item = items[i]
+        raw = item[0]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            marker = b"\xef\xbf\xbd"
+            fixed = raw.decode("utf-8", "replace").encode("utf-8")
+            repaired += fixed.count(marker) - raw.count(marker)
+            raw = fixed
+            text = raw.decode("utf-8")
+        if "\ufffe" in text or "\uffff" in text:
+            repaired += text.count("\ufffe") + text.count("\uffff")
+            raw = raw.replace(b"\xef\xbf\xbe", b"\\ufffe").replace(b"\xef\xbf\xbf", b"\\uffff")
+        if raw is not item[0]:
+            items[i] = (raw,) + tuple(item[1:])
+    return repaired
 
 
 def _unescape(data):
@@ -159,7 +189,7 @@ def escape_data(data):
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     holder = [bytes(data)]
-    _, has_cr = _prepare(holder)
+    _, has_cr, _ = _prepare(holder)
     data = holder[0]
     return data.replace(b"\r", b"&#13;") if has_cr else data
 
@@ -335,8 +365,10 @@ class EventStreamWriter:
             raise ValueError("stream is closed")
         holder = [_records.decompress(data, max_size)]
         size = len(holder[0])
-        repaired, has_cr = _prepare(holder)
+        repaired, has_cr, needs_utf8 = _prepare(holder, defer_utf8=True)
         items = _records.scan_xml_escaped(holder)  # empties holder: one buffer alive at a time
+        if needs_utf8:
+            repaired += _check_records(items)
 
         meta = self._meta(source, sourcetype, index, host)
         shared = _TIME_PARTS  # shared by writers (threads): read once per token
