@@ -609,3 +609,28 @@ def test_double_serves_solnlib_on_splunks_pythons(splunk_python, https):
         assert out["secret"] == ucc_account()["aws_secret_access_key"]
         assert out["ck"] == {"n": 1}
         double.assert_clean()
+
+
+def test_ucc_rest_endpoint_masks_unless_cred_requested(splunkd):  # noqa: F811
+    """UCC's generated scripts read <restRoot>_<conf>/<stanza> (e.g. the logging level)."""
+    import json as _json
+    import urllib.request
+
+    splunkd.add_ucc_stanza("ta_trailwatch_settings", "proxy",
+                           {"proxy_enabled": "1", "proxy_password": "UccRest-Pass-1"},
+                           encrypted=("proxy_password",))
+    splunkd.set_stanza("ta_trailwatch_settings", "logging", {"loglevel": "DEBUG"})
+
+    def get(path):
+        request = urllib.request.Request(
+            splunkd.uri + "/servicesNS/nobody/TA-trailwatch/" + path,
+            headers={"Authorization": "Splunk " + splunkd.session_key})
+        with urllib.request.urlopen(request) as response:
+            return _json.loads(response.read())["entry"]
+
+    assert get("ta_trailwatch_settings/logging?output_mode=json")[0]["content"]["loglevel"] == "DEBUG"
+    masked = get("ta_trailwatch_settings/proxy?output_mode=json")[0]["content"]
+    assert masked["proxy_password"] == "******"
+    clear = get("ta_trailwatch_settings/proxy?output_mode=json&--cred--=1")[0]["content"]
+    assert clear["proxy_password"] == "UccRest-Pass-1"
+    assert [e["name"] for e in get("ta_trailwatch_settings?output_mode=json")] == ["logging", "proxy"]

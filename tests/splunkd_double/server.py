@@ -189,8 +189,10 @@ class SplunkdDouble:
     """
 
     def __init__(self, app=APP, username="admin", password="changeme", https=False,
-                 server_name="splunkd-double", version="9.4.1", hec_token=None):
+                 server_name="splunkd-double", version="9.4.1", hec_token=None,
+                 rest_root="ta_trailwatch"):
         self.app = app
+        self.rest_root = rest_root
         self.username = username
         self.password = password
         self.https = https
@@ -595,7 +597,31 @@ class SplunkdDouble:
             return self._ep_indexes(ctx, rest[2:])
         if head == "messages":
             return self._ep_messages(ctx, rest[1:])
+        if head.startswith(self.rest_root + "_") and len(parts) <= 2:
+            return self._ep_ucc_rest(ctx, head, parts[1:])
         raise _NotImplementedHere()
+
+    def _ep_ucc_rest(self, ctx, conf_file, names):
+        """The add-on's own UCC REST endpoints (restmap.conf admin_external handlers), e.g.
+        ``ta_trailwatch_settings/logging``, which UCC's generated scripts read. Read-only here:
+        writes go through the real handler classes in tests. Encrypted fields come back as
+        ``******`` unless ``--cred--=1`` asks for clear values, as splunktaucclib does."""
+        if ctx.method != "GET":
+            raise _NotImplementedHere()
+        app = self._app(ctx.app if ctx.app not in (None, "-") else None)
+        with self._lock:
+            stanzas = dict(self._confs.get(app, {}).get(conf_file, {}))
+        if not stanzas and conf_file not in self._confs.get(app, {}):
+            raise _NotImplementedHere()
+        if names and names[0] not in stanzas:
+            raise _HttpError(404, "Could not find object id=%s" % names[0])
+        clear = str(ctx.param("--cred--", "0")).lower() in ("1", "true")
+        entities = []
+        for name in ([names[0]] if names else sorted(stanzas)):
+            content = self.ucc_stanza(conf_file, name, app) if clear else dict(
+                self.stanza(conf_file, name, app))
+            entities.append(Entity(name, conf_file, content, owner="nobody", app=app))
+        return self._feed_response(ctx, 200, conf_file, entities)
 
     def _check_faults(self, ctx):
         path = unquote(ctx.raw_path)
