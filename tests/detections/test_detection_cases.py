@@ -1,0 +1,63 @@
+"""Each policy's saved search over its labelled cases: the right alerts, and nothing else."""
+import itertools
+
+import pytest
+
+from detection_cases import (POLICIES, contract_problems, event_ids, load_cases, mismatches,
+                             rows_of_case, values)
+
+CASES = [(pid, name) for pid in sorted(POLICIES) for name, _, _ in load_cases(pid)]
+
+
+@pytest.mark.parametrize("policy_id", sorted(POLICIES))
+def test_policy_has_enough_cases(policy_id):
+    cases = load_cases(policy_id)
+    positives = [n for n, case, _ in cases if case["expect"]]
+    negatives = [n for n, case, _ in cases if not case["expect"]]
+    assert len(positives) >= 4 and len(negatives) >= 4, (positives, negatives)
+    for name, case, _ in cases:
+        assert case.get("about"), name
+        assert name.startswith("p" if case["expect"] else "n"), \
+            "%s: positive cases are named p*, negative ones n*" % name
+
+
+@pytest.mark.parametrize("policy_id,case_name", CASES, ids=["%s/%s" % c for c in CASES])
+def test_case(policy_id, case_name, policy_runs):
+    rows = policy_runs(policy_id)
+    case, records = next((c, r) for n, c, r in load_cases(policy_id) if n == case_name)
+    mine = rows_of_case(rows, records)
+    expected = case["expect"]
+    ids = event_ids(records)
+    for row in mine:
+        stray = set(values(row.get("event_ids"))) - ids
+        assert not stray, "an alert mixes this case's records with others: %s" % row
+    if not expected:
+        assert mine == [], "negative case %s alerted: %s" % (case_name, mine)
+        return
+    assert len(mine) == len(expected), "expected %d alert(s), got %d: %s" % (
+        len(expected), len(mine), mine)
+    # every expected alert matches a distinct row
+    best = None
+    for perm in itertools.permutations(mine):
+        problems = [p for want, row in zip(expected, perm, strict=True) for p in mismatches(want, row)]
+        if not problems:
+            best = None
+            break
+        if best is None or len(problems) < len(best):
+            best = problems
+    assert best is None, "%s: %s" % (case_name, "; ".join(best))
+    for row in mine:
+        assert row["policy_id"] == policy_id
+        assert row["search_name"] == POLICIES[policy_id][1]
+        assert not contract_problems(row), (contract_problems(row), row)
+
+
+@pytest.mark.parametrize("policy_id", sorted(POLICIES))
+def test_no_alert_without_a_case(policy_id, policy_runs):
+    """Every row the search printed belongs to a case (nothing unlabelled slips out)."""
+    all_ids = set()
+    for _, _, records in load_cases(policy_id):
+        all_ids |= event_ids(records)
+    for row in policy_runs(policy_id):
+        ids = set(values(row.get("event_ids")))
+        assert ids and ids <= all_ids, row
