@@ -1,0 +1,392 @@
+"""``aws_s3_posture``: one ``trailwatch:s3:posture`` event per bucket, on an interval.
+
+Each event says whether the bucket is public *now* and why:
+
+- ``acl_public_grants``: ACL grants to AllUsers / AuthenticatedUsers;
+- ``policy_public`` and ``policy_public_statements`` (each with the reason it is public), as
+  judged by ``trailwatch.govern.exposure`` -- the same rules the governance actions use -- and
+  ``aws_policy_status_public``, AWS's own verdict (GetBucketPolicyStatus);
+- ``bucket_public_access_block`` / ``account_public_access_block`` (the four flags, or null
+  when none is set) and the ``effective_block`` that applies;
+- ``object_ownership`` (``BucketOwnerEnforced`` disables ACLs) and ``website_hosting``;
+- ``effective_public``: public through the ACL or the policy and not neutralised by Block
+  Public Access (IgnorePublicAcls neutralises public ACLs, RestrictPublicBuckets public
+  policies) nor by disabled ACLs; null when a read it depends on failed (``read_errors``);
+- ``public_via`` and ``neutralised_by``: the paths to public, and what blocks each.
+
+Reads that fail (missing permission, bucket gone) are recorded in the event and logged; they
+never stop the snapshot of the other buckets.
+
+Python 3.9 to 3.13.
+"""
+import datetime
+import ipaddress
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+from trailwatch.aws.session import endpoint_url_for
+from trailwatch.govern import exposure
+from trailwatch.ingest import aws_errors
+from trailwatch.ingest import input_settings as settings_lib
+
+INPUT_TYPE = "aws_s3_posture"
+SOURCETYPE = "trailwatch:s3:posture"
+BLOCK_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+THREADS = 8
+_GROUP_NAMES = {exposure.ALL_USERS: "AllUsers", exposure.AUTHENTICATED_USERS: "AuthenticatedUsers"}
+
+
+class Settings(object):
+    def __init__(self, account):
+        self.account = account
+
+    @classmethod
+    def parse(cls, params):
+        return cls(settings_lib.required(params, "account", "AWS account"))
+
+    def check_account(self, account):
+        return None
+
+
+# ---------------------------------------------------------------------------- assessment
+def _flags(block):
+    if block is None:
+        return None
+    return {flag: bool(block.get(flag, False)) for flag in BLOCK_FLAGS}
+
+
+def _why_public(statement):
+    if "NotPrincipal" in statement:
+        return "Allow with NotPrincipal applies to every principal not listed"
+    if statement.get("Condition"):
+        return ("allows Principal \"*\" and its Condition does not limit callers to fixed "
+                "accounts, organisations, ARNs, VPCs or IP ranges")
+    return "allows Principal \"*\" without a Condition"
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def public_statements(policy):
+    """[{sid, actions, resources, reason}] of the policy's public statements."""
+    found = []
+    for index, statement in enumerate(exposure.statements(policy)):
+        if not isinstance(statement, dict) or not exposure.is_public_statement(statement):
+            continue
+        found.append({
+            "sid": statement.get("Sid") or "#%d" % index,
+            "actions": _as_list(statement.get("Action") or statement.get("NotAction")),
+            "resources": _as_list(statement.get("Resource") or statement.get("NotResource")),
+            "reason": _why_public(statement),
+        })
+    return found
+
+
+def assess(bucket, reads, account_block, account_block_known=True):
+    """The posture event (a dict) of one bucket from what was read about it.
+
+    ``reads``: acl (GetBucketAcl answer or None), policy (document or None), policy_status
+    (bool or None), block (PublicAccessBlockConfiguration or None), ownership (str or None),
+    website (bool), region, creation_date, errors ({call: code}); a read that failed is
+    absent from ``reads`` and named in ``errors``."""
+    errors = reads.get("errors") or {}
+    acl_known = "acl" in reads
+    policy_known = "policy" in reads
+    block_known = "block" in reads
+    ownership_known = "ownership" in reads
+
+    grants = exposure.public_grants((reads.get("acl") or {}).get("Grants")) if acl_known else []
+    acl_grants = [{
+        "grantee": _GROUP_NAMES.get((g.get("Grantee") or {}).get("URI"), "group"),
+        "grantee_uri": (g.get("Grantee") or {}).get("URI"),
+        "permission": g.get("Permission"),
+    } for g in grants]
+    policy = reads.get("policy")
+    statements = public_statements(policy) if policy_known else []
+    aws_status = reads.get("policy_status")
+    if policy_known:
+        policy_public = bool(statements)
+    else:
+        policy_public = aws_status  # only AWS's verdict is known (None when not either)
+
+    bucket_flags = _flags(reads.get("block")) if block_known else None
+    account_flags = _flags(account_block) if account_block_known else None
+    effective = {}
+    for flag in BLOCK_FLAGS:
+        values = []
+        if block_known:
+            values.append(bool(bucket_flags and bucket_flags[flag]))
+        if account_block_known:
+            values.append(bool(account_flags and account_flags[flag]))
+        if any(values):
+            effective[flag] = True
+        elif block_known and account_block_known:
+            effective[flag] = False
+        else:
+            effective[flag] = None
+    ownership = reads.get("ownership")
+    acls_disabled = ownership == "BucketOwnerEnforced" if ownership_known else None
+
+    public_via, neutralised_by = [], []
+    acl_effective = policy_effective = False
+    unknown = False
+    if acl_grants:
+        public_via.append("acl")
+        if acls_disabled:
+            neutralised_by.append("acl: object ownership BucketOwnerEnforced disables ACLs")
+        elif effective["IgnorePublicAcls"]:
+            neutralised_by.append("acl: IgnorePublicAcls (%s)" % _level(bucket_flags, account_flags,
+                                                                       "IgnorePublicAcls"))
+        elif effective["IgnorePublicAcls"] is None or acls_disabled is None:
+            unknown = True
+        else:
+            acl_effective = True
+    elif not acl_known:
+        unknown = True
+    if policy_public:
+        public_via.append("policy")
+        if effective["RestrictPublicBuckets"]:
+            neutralised_by.append("policy: RestrictPublicBuckets (%s)" % _level(
+                bucket_flags, account_flags, "RestrictPublicBuckets"))
+        elif effective["RestrictPublicBuckets"] is None:
+            unknown = True
+        else:
+            policy_effective = True
+    elif policy_public is None:
+        unknown = True
+    if acl_effective or policy_effective:
+        effective_public = True
+    elif unknown:
+        effective_public = None
+    else:
+        effective_public = False
+
+    return {
+        "bucket_name": bucket["Name"],
+        "creation_date": _iso(bucket.get("CreationDate")),
+        "region": reads.get("region"),
+        "acl_public_grants": acl_grants,
+        "acl_public": bool(acl_grants) if acl_known else None,
+        "policy_exists": (policy is not None) if policy_known else None,
+        "policy_public": policy_public,
+        "policy_public_statements": statements,
+        "policy_public_reason": "; ".join("statement %s %s" % (s["sid"], s["reason"])
+                                          for s in statements) or None,
+        "aws_policy_status_public": aws_status,
+        "bucket_public_access_block": bucket_flags,
+        "account_public_access_block": account_flags,
+        "effective_block": effective,
+        "object_ownership": ownership,
+        "acls_disabled": acls_disabled,
+        "website_hosting": reads.get("website"),
+        "public_via": public_via,
+        "neutralised_by": neutralised_by,
+        "effective_public": effective_public,
+        "read_errors": [{"call": call, "error": code} for call, code in sorted(errors.items())],
+    }
+
+
+def _level(bucket_flags, account_flags, flag):
+    levels = []
+    if bucket_flags and bucket_flags[flag]:
+        levels.append("bucket")
+    if account_flags and account_flags[flag]:
+        levels.append("account")
+    return " and ".join(levels)
+
+
+def _iso(value):
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value
+
+
+# ---------------------------------------------------------------------------- reading
+# (call, IAM action, error codes meaning "not configured", how to pick the answer)
+_OPTIONAL_READS = (
+    ("policy", "get_bucket_policy", "s3:GetBucketPolicy", ("NoSuchBucketPolicy",),
+     lambda r: exposure.parse_policy(r["Policy"])),
+    ("policy_status", "get_bucket_policy_status", "s3:GetBucketPolicyStatus",
+     ("NoSuchBucketPolicy",), lambda r: bool(r["PolicyStatus"].get("IsPublic"))),
+    ("block", "get_public_access_block", "s3:GetBucketPublicAccessBlock",
+     ("NoSuchPublicAccessBlockConfiguration",), lambda r: r["PublicAccessBlockConfiguration"]),
+    ("ownership", "get_bucket_ownership_controls", "s3:GetBucketOwnershipControls",
+     ("OwnershipControlsNotFoundError",),
+     lambda r: r["OwnershipControls"]["Rules"][0]["ObjectOwnership"]),
+    ("website", "get_bucket_website", "s3:GetBucketWebsite", ("NoSuchWebsiteConfiguration",),
+     lambda r: True),
+)
+_ABSENT = {"policy": None, "policy_status": False, "block": None, "ownership": None,
+           "website": False}
+
+
+class BucketGone(Exception):
+    pass
+
+
+def bucket_region(answer):
+    location = answer.get("LocationConstraint")
+    if not location:
+        return "us-east-1"
+    if location == "EU":
+        return "eu-west-1"
+    return location
+
+
+class PostureReader(object):
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self._clients = {}
+        self._lock = threading.Lock()
+
+    def client(self, region):
+        with self._lock:
+            if region not in self._clients:
+                try:
+                    self._clients[region] = self.ctx.session.client("s3", region=region)
+                except Exception:  # noqa: BLE001 - outside the partition: use the account's region
+                    self._clients[region] = self.ctx.session.client("s3")
+            return self._clients[region]
+
+    def read(self, name):
+        reads = {"errors": {}}
+        errors = reads["errors"]
+        home = self.client(None)
+        try:
+            reads["region"] = bucket_region(home.get_bucket_location(Bucket=name))
+        except Exception as exc:  # noqa: BLE001
+            if aws_errors.error_code(exc) == "NoSuchBucket":
+                raise BucketGone(name)
+            errors["s3:GetBucketLocation"] = aws_errors.error_code(exc)
+            reads["region"] = None
+        s3 = self.client(reads["region"]) if reads["region"] else home
+        try:
+            reads["acl"] = s3.get_bucket_acl(Bucket=name)
+        except Exception as exc:  # noqa: BLE001
+            if aws_errors.error_code(exc) == "NoSuchBucket":
+                raise BucketGone(name)
+            errors["s3:GetBucketAcl"] = aws_errors.error_code(exc)
+        for field, method, action, absent_codes, pick in _OPTIONAL_READS:
+            try:
+                reads[field] = pick(getattr(s3, method)(Bucket=name))
+            except Exception as exc:  # noqa: BLE001
+                code = aws_errors.error_code(exc)
+                if code in absent_codes:
+                    reads[field] = _ABSENT[field]
+                elif code == "NoSuchBucket":
+                    raise BucketGone(name)
+                else:
+                    errors[action] = code
+            # A policy that is not JSON would be refused by S3; be safe anyway.
+        return reads
+
+
+def s3control_client(session):
+    """S3 Control puts the account id in front of the endpoint's host name
+    (``<account>.s3-control.<region>.amazonaws.com``). An endpoint override that is an IP
+    address (a local test endpoint) cannot take that prefix: it is taken off again."""
+    client = session.client("s3control")
+    endpoint = endpoint_url_for("s3control")
+    host = urlsplit(endpoint).hostname if endpoint else None
+    if host and (host == "localhost" or _is_ip(host)):
+        client.meta.events.register("before-sign.s3-control", _unprefixed_host)
+    return client
+
+
+def _unprefixed_host(request, **_kwargs):
+    parts = urlsplit(request.url)
+    label, _dot, rest = (parts.netloc or "").partition(".")
+    if label.isdigit() and len(label) == 12 and rest:
+        request.url = parts._replace(netloc=rest).geturl()
+
+
+def _is_ip(host):
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def account_block(ctx):
+    """(flags or None, known: bool) of the account-level Block Public Access."""
+    try:
+        control = s3control_client(ctx.session)
+        answer = control.get_public_access_block(AccountId=ctx.account_id)
+        return answer["PublicAccessBlockConfiguration"], True
+    except Exception as exc:  # noqa: BLE001
+        if aws_errors.error_code(exc) == "NoSuchPublicAccessBlockConfiguration":
+            return None, True
+        ctx.logger.warning("%s Buckets' effective exposure may be unknown (null).",
+                           aws_errors.describe(exc, ctx.account_name,
+                                               "s3:GetAccountPublicAccessBlock"))
+        return None, False
+
+
+def list_buckets(s3):
+    buckets = []
+    paginator = s3.get_paginator("list_buckets")
+    for page in paginator.paginate():
+        buckets.extend(page.get("Buckets") or [])
+    return buckets
+
+
+def run(ctx, settings):
+    started = time.time()
+    reader = PostureReader(ctx)
+    try:
+        buckets = list_buckets(reader.client(None))
+    except Exception as exc:  # noqa: BLE001 - said in words; nothing to snapshot
+        ctx.logger.error("%s No posture snapshot this run.",
+                         aws_errors.describe(exc, ctx.account_name, "s3:ListAllMyBuckets"))
+        return []
+    block, block_known = account_block(ctx)
+    snapshot_time = ctx.clock()
+
+    def one(bucket):
+        try:
+            reads = reader.read(bucket["Name"])
+        except BucketGone:
+            ctx.logger.info("Bucket %s was deleted while the snapshot was taken.", bucket["Name"])
+            return None
+        event = assess(bucket, reads, block, block_known)
+        event["aws_account_id"] = ctx.account_id
+        event["account"] = ctx.account_name
+        event["bucket_arn"] = "arn:%s:s3:::%s" % (ctx.session.partition, bucket["Name"])
+        event["snapshot_time"] = _iso(datetime.datetime.fromtimestamp(
+            snapshot_time, tz=datetime.timezone.utc))
+        if event["read_errors"]:
+            ctx.logger.warning(
+                "Bucket %s of account %s: could not read %s; the event says which fields are "
+                "unknown. Grant these permissions to the account (policies/trailwatch-"
+                "collection-policy.json).", bucket["Name"], ctx.account_id,
+                ", ".join("%s (%s)" % (e["call"], e["error"]) for e in event["read_errors"]))
+        return event
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        events = [e for e in pool.map(one, buckets) if e is not None]
+    source = "%s:%s" % (INPUT_TYPE, ctx.account_id)
+
+    def write(writer):
+        for event in events:
+            writer.write_event(json.dumps(event, sort_keys=True, separators=(",", ":")),
+                               time=snapshot_time, source=source, sourcetype=SOURCETYPE,
+                               index=ctx.index, host=ctx.host)
+        return len(events)
+
+    ctx.write(write)
+    ctx.ingested(SOURCETYPE, len(events), source)
+    public = sum(1 for e in events if e["effective_public"])
+    unknown = sum(1 for e in events if e["effective_public"] is None)
+    ctx.logger.info(
+        "S3 posture of account %s (%s): %d buckets, %d effectively public, %d unknown; %.1f s.",
+        ctx.account_id, ctx.account_name, len(events), public, unknown, time.time() - started)
+    return events

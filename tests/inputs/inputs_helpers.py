@@ -1,0 +1,230 @@
+"""Running the built add-on's input scripts the way splunkd does, and reading what they wrote.
+
+splunkd starts ``$SPLUNK_HOME/etc/apps/<app>/bin/<input>.py`` with cwd ``bin/``, the input
+definition XML on stdin (server_uri, session_key, checkpoint_dir, one <configuration> stanza
+with its params), and reads the XML event stream from stdout; ``--scheme`` and
+``--validate-arguments`` (a validation definition on stdin, ``<error><message>`` on stdout
+and exit code 1 when refused).
+"""
+import gzip
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from addon import APP_BIN, APP_DIR  # noqa: E402
+
+ACCOUNT_ID = "123456789012"
+ACCOUNT_CONF = "ta_trailwatch_account"
+COLLECTION = "trailwatch_input_checkpoints"
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+
+# ---------------------------------------------------------------------------- definitions
+def _params_xml(params):
+    parts = []
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)):
+            values = "".join("<value>%s</value>" % escape(str(v)) for v in value)
+            parts.append("<param_list name=%s>%s</param_list>" % (quoteattr(name), values))
+        else:
+            parts.append("<param name=%s>%s</param>" % (quoteattr(name), escape(str(value))))
+    return "".join(parts)
+
+
+def input_definition(splunkd, input_type, name, params, checkpoint_dir):
+    """The XML splunkd writes to a modular input's stdin for one stanza."""
+    stanza = "%s://%s" % (input_type, name)
+    full = {"host": "forwarder-1", "interval": "300", "python.version": "python3",
+            "disabled": "0"}
+    full.update(params)
+    return (
+        "<input><server_host>forwarder-1</server_host><server_uri>%s</server_uri>"
+        "<session_key>%s</session_key><checkpoint_dir>%s</checkpoint_dir><configuration>"
+        "<stanza name=%s>%s</stanza></configuration></input>"
+        % (escape(splunkd.uri), escape(splunkd.session_key), escape(str(checkpoint_dir)),
+           quoteattr(stanza), _params_xml(full))
+    ).encode()
+
+
+def validation_definition(splunkd, name, params, checkpoint_dir="/tmp"):
+    return (
+        "<items><server_host>forwarder-1</server_host><server_uri>%s</server_uri>"
+        "<session_key>%s</session_key><checkpoint_dir>%s</checkpoint_dir>"
+        "<item name=%s>%s</item></items>"
+        % (escape(splunkd.uri), escape(splunkd.session_key), escape(str(checkpoint_dir)),
+           quoteattr(name), _params_xml(params))
+    ).encode()
+
+
+# ---------------------------------------------------------------------------- environment
+def install_app(splunkd):
+    """What a fresh install gives splunkd: the add-on's default confs and its declared KV
+    collections (splunkd creates those from collections.conf)."""
+    splunkd.load_conf_dir(os.path.join(APP_DIR, "default"))
+    with open(os.path.join(APP_DIR, "default", "collections.conf")) as handle:
+        for name in re.findall(r"^\[([^\]]+)\]", handle.read(), re.M):
+            splunkd.kv_create_collection(name)
+
+
+def store_account(splunkd, name="prod", key_id=KEY_ID, secret=SECRET, role_arn=""):
+    splunkd.add_ucc_stanza(ACCOUNT_CONF, name, {
+        "aws_access_key_id": key_id, "aws_secret_access_key": secret, "role_arn": role_arn,
+        "external_id": "", "partition": "aws", "region": "us-east-1",
+    })
+
+
+def input_env(splunk_home, aws_url, cloudtrail_url=None):
+    """Environment of the input process: SPLUNK_HOME, AWS endpoints on 127.0.0.1, nothing
+    of the host's AWS configuration or proxies."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AWS_") and k.lower() not in
+           ("http_proxy", "https_proxy", "no_proxy", "pythonpath")}
+    env.update({
+        "SPLUNK_HOME": str(splunk_home),
+        "AWS_ENDPOINT_URL": aws_url,
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    })
+    if cloudtrail_url:
+        env["AWS_ENDPOINT_URL_CLOUDTRAIL"] = cloudtrail_url
+    return env
+
+
+def make_splunk_home(tmp_path):
+    home = tmp_path / "splunk"
+    (home / "var" / "log" / "splunk").mkdir(parents=True)
+    (home / "var" / "lib" / "splunk" / "modinputs").mkdir(parents=True)
+    return home
+
+
+def script_args(python, input_type, *args):
+    return [python, os.path.join(APP_BIN, input_type + ".py")] + list(args)
+
+
+def run_input(python, input_type, stdin, env, args=(), timeout=120):
+    return subprocess.run(script_args(python, input_type, *args), input=stdin,
+                          capture_output=True, cwd=APP_BIN, env=env, timeout=timeout)
+
+
+def start_input(python, input_type, stdin, env, stdout):
+    """Start an input as splunkd does, stdout to a file (so a SIGKILL loses nothing read)."""
+    proc = subprocess.Popen(script_args(python, input_type), stdin=subprocess.PIPE,
+                            stdout=stdout, stderr=subprocess.PIPE, cwd=APP_BIN, env=env)
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    return proc
+
+
+def read_log(splunk_home, input_type, name):
+    path = os.path.join(str(splunk_home), "var", "log", "splunk",
+                        "ta_trailwatch_%s_%s.log" % (input_type, name))
+    if not os.path.exists(path):
+        return ""
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+# ---------------------------------------------------------------------------- the stream
+_EVENT_RE = re.compile(rb"<event\b.*?</event>", re.S)
+
+
+def parse_stream(data):
+    """Events of a modular-input XML stream, as Splunk reads them.
+
+    A stream cut short (SIGKILL) may end inside an event: Splunk discards an unfinished
+    event, and so does this parser. Every complete event must be well-formed XML."""
+    if isinstance(data, str):
+        data = data.encode()
+    events = []
+    for match in _EVENT_RE.finditer(data):
+        element = ET.fromstring(match.group())
+        event = {"stanza": element.get("stanza"), "unbroken": element.get("unbroken")}
+        for child in element:
+            event[child.tag] = child.text if child.tag != "done" else True
+        event.setdefault("data", "")
+        if event["data"] is None:
+            event["data"] = ""
+        events.append(event)
+    return events
+
+
+def event_ids(events):
+    return [json.loads(e["data"]).get("eventID") for e in events]
+
+
+# ---------------------------------------------------------------------------- records
+def make_record(event_id, when, region="us-east-1", name="GetObject", style=0, extra=None):
+    """One CloudTrail record as text; ``style`` varies the formatting (the input must keep
+    whatever bytes it is given)."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+    stamp += ".%03dZ" % (int(when * 1000) % 1000) if style % 3 == 1 else "Z"
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn":
+                         "arn:aws:iam::%s:user/bob" % ACCOUNT_ID, "accountId": ACCOUNT_ID,
+                         "userName": "bob"},
+        "eventTime": stamp, "eventSource": "s3.amazonaws.com", "eventName": name,
+        "awsRegion": region, "sourceIPAddress": "203.0.113.9",
+        "userAgent": "aws-sdk-java/1.12 \u00e9t\u00e9 <&>",
+        "requestParameters": {"bucketName": "data", "key": "a/b \"c\".txt"},
+        "responseElements": None, "eventID": event_id, "readOnly": True,
+        "eventType": "AwsApiCall", "recipientAccountId": ACCOUNT_ID,
+    }
+    if extra:
+        record.update(extra)
+    if style % 2 == 0:
+        return json.dumps(record, separators=(",", ":"))
+    return json.dumps(record, ensure_ascii=False)
+
+
+def log_file(records):
+    """A CloudTrail log file (gzip) holding the given record texts."""
+    body = '{"Records":[' + ",".join(records) + "]}"
+    return gzip.compress(body.encode("utf-8"))
+
+
+def log_key(region, when, index, account=ACCOUNT_ID, prefix="trail"):
+    day = time.strftime("%Y/%m/%d", time.gmtime(when))
+    stamp = time.strftime("%Y%m%dT%H%MZ", time.gmtime(when))
+    return "%s/AWSLogs/%s/CloudTrail/%s/%s/%s_CloudTrail_%s_%s_%04d%s.json.gz" % (
+        prefix, account, region, day, account, region, stamp, index, uuid.uuid4().hex[:8])
+
+
+def s3_notification(bucket, key, size=1000):
+    from urllib.parse import quote_plus
+
+    return json.dumps({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2024-05-01T12:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": "arn:aws:s3:::" + bucket},
+               "object": {"key": quote_plus(key, safe="/"), "size": size}},
+    }]})
+
+
+def sns_wrapped(message):
+    return json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()),
+                       "TopicArn": "arn:aws:sns:us-east-1:%s:cloudtrail" % ACCOUNT_ID,
+                       "Message": message, "Timestamp": "2024-05-01T12:00:00.000Z"})
+
+
+def cloudtrail_notification(bucket, keys):
+    return json.dumps({"s3Bucket": bucket, "s3ObjectKey": list(keys)})
+
+
+def random_delay(rng, low, high):
+    return low + rng.random() * (high - low)
+
+
+def rng(seed=None):
+    return random.Random(seed if seed is not None else int(time.time()))
