@@ -50,16 +50,25 @@ class TrailwatchScoreCommand(StreamingCommand):
             raise SystemExit(1)
 
     seen_count = False
+    cache = {}
 
     def stream(self, records):
         names, out, settings = self.fields, self.out, self.settings
+        cache = self.cache
         for record in records:
             get = record.get
             values = [get(name) for name in names]
             values = [v[0] if isinstance(v, list) else v for v in values]
             if values[0] not in (None, ""):
                 self.seen_count = True
-            result = countscore.score(*values, **settings)
+            key = tuple(values)
+            result = cache.get(key)
+            if result is None:
+                # Rows of one entity and hour repeat the same inputs (the search scores each
+                # event after eventstats): score each distinct input once.
+                if len(cache) >= 10000:
+                    cache.clear()
+                result = cache[key] = countscore.score(*values, **settings)
             record[out[0]] = 1 if result.anomalous else 0
             record[out[1]] = result.state
             record[out[2]] = None if result.robust_z is None else round(result.robust_z, 3)
