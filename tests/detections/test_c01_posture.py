@@ -123,3 +123,42 @@ def test_latest_posture_support_search(replay, tmp_path):
 def test_shipped_posture_lookup_is_empty():
     with open(os.path.join(APP_DIR, "lookups", "trailwatch_s3_posture_latest.csv")) as handle:
         assert list(csv.reader(handle))[1:] == []
+
+
+def test_snapshots_written_by_the_posture_input(replay):
+    """The contract with the aws_s3_posture input: events built by its own assess() (the
+    built add-on's trailwatch.ingest.s3_posture) alert as C01 expects."""
+    import datetime
+
+    from trailwatch.ingest import s3_posture
+
+    all_users = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                 "Permission": "READ"}
+    owner = {"Grantee": {"Type": "CanonicalUser", "ID": "79a59df900b949e55d96a1e698fbaced"},
+             "Permission": "FULL_CONTROL"}
+    public_policy = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::input-policy-111122223333/*"}]}
+    none_blocked = dict.fromkeys(s3_posture.BLOCK_FLAGS, False)
+    all_blocked = dict.fromkeys(s3_posture.BLOCK_FLAGS, True)
+
+    def snapshot(name, acl_grants, policy, account_block):
+        reads = {"acl": {"Grants": acl_grants}, "policy": policy, "policy_status": policy is not None,
+                 "block": None, "ownership": "ObjectWriter", "website": False,
+                 "region": "eu-west-1", "errors": {}}
+        event = s3_posture.assess({"Name": name, "CreationDate": datetime.datetime(2023, 1, 1)},
+                                  reads, account_block)
+        event.update(aws_account_id="111122223333", snapshot_time="2024-05-14T09:00:00Z")
+        return json.loads(json.dumps(event))  # as written: JSON
+
+    cases = {
+        "input-acl-111122223333": (snapshot("input-acl-111122223333", [owner, all_users], None, none_blocked), "high"),
+        "input-policy-111122223333": (snapshot("input-policy-111122223333", [owner], public_policy, all_blocked), "low"),
+        "input-private-111122223333": (snapshot("input-private-111122223333", [owner], None, none_blocked), None),
+    }
+    for bucket, (snap, severity) in cases.items():
+        rows = run(replay, SEARCH, posture_events([snap]))
+        assert [r["severity"] for r in rows] == ([severity] if severity else []), (bucket, snap, rows)
+        for row in rows:
+            assert row["bucket_name"] == bucket and row["region"] == "eu-west-1"
+            assert row["detected_by"] == "posture snapshot"

@@ -19,6 +19,9 @@ def test_policy_has_enough_cases(policy_id):
         assert case.get("about"), name
         assert name.startswith("p" if case["expect"] else "n"), \
             "%s: positive cases are named p*, negative ones n*" % name
+        for want in case["expect"]:
+            assert {"severity", "user"} <= set(want), \
+                "%s: say at least which severity and which user the alert has" % name
 
 
 @pytest.mark.parametrize("policy_id,case_name", CASES, ids=["%s/%s" % c for c in CASES])
