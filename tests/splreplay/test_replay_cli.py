@@ -71,8 +71,10 @@ def test_several_searches_all_and_adhoc(trail_dir):
     assert rows[-2]["event_names"] == ["CreateUser", "ListUsers", "StopLogging"]
     assert rows[-1] == {"search_name": "adhoc", "eventName": "StopLogging", "tw_user": "mallory"}
     res = cli("--events", str(trail_dir), "--all")
-    # the baseline search needs --geoip: --all stops with a clear error
-    assert res.returncode == 3 and "iplocation needs a GeoIP database" in res.stderr
+    # without --geoip, iplocation finds no location (as for an address the database lacks)
+    # and says so once on stderr; the searches still run
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("no --geoip database given") == 1
 
 
 def test_now_and_relative_time(trail_dir):

@@ -58,10 +58,13 @@ def test_fixture_baseline_search_with_geoip_and_state(geoip, tmp_path):
     assert {"user": "alice", "country": "France"} in rows  # kept from the shipped lookup
 
 
-def test_iplocation_needs_a_database():
-    r = Replay(bare_app(), warn=lambda m: None)
-    with pytest.raises(SplError, match="--geoip"):
-        r.spl("* | iplocation ip", [])
+def test_iplocation_without_a_database_locates_nothing_and_warns():
+    warnings = []
+    r = Replay(bare_app(), warn=warnings.append)
+    rows = r.spl("| makeresults | eval ip=\"198.51.100.7\" | iplocation ip | table ip City Country",
+                 [])
+    assert rows == [{"ip": "198.51.100.7"}]
+    assert len(warnings) == 1 and "no --geoip database given" in warnings[0]
 
 
 def test_not_an_mmdb(tmp_path):

@@ -147,14 +147,20 @@ class Iplocation(Command):
             raise Unsupported("iplocation: lang=%s is not implemented" % opts["lang"])
         self.prefix = opts.get("prefix", "")
         self.allfields = opts.get("allfields", False)
+        self.cache = {}
         if not ctx.app.geoip:
-            raise SplError("iplocation needs a GeoIP database: pass --geoip <file.mmdb>",
-                           args.toks[0].pos)
+            # Splunk always has a location database; without one, every address is one the
+            # database does not know: no location fields. Say so once, on stderr.
+            self.reader = None
+            ctx.app.warn("iplocation: no --geoip database given; location fields "
+                              "(City, Country, Region, lat, lon) stay empty")
+            return
         from ..mmdb import MMDBReader
         self.reader = MMDBReader.open_cached(ctx.app.geoip)
-        self.cache = {}
 
     def _locate(self, ip):
+        if self.reader is None:
+            return {}
         hit = self.cache.get(ip)
         if hit is None:
             rec = self.reader.get(ip)
