@@ -3,7 +3,7 @@ import pytest
 
 from mmdb_writer import city, write_mmdb
 from replay_helpers import bare_app, ev
-from splreplay.errors import InputError, SplError
+from splreplay.errors import InputError
 from splreplay.mmdb import MMDBReader
 from splreplay.runner import Replay
 

@@ -1,5 +1,5 @@
 """lookup, inputlookup, outputlookup, iplocation."""
-from ..errors import SearchRuntimeError, SplError, Unsupported
+from ..errors import SearchRuntimeError, Unsupported
 from ..lookups import Matcher
 from ..searchexpr import compile_search_text
 from ..values import text_of, values_of
