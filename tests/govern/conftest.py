@@ -106,5 +106,27 @@ def iam(moto_endpoint, installed_app):
 
 
 @pytest.fixture
+def ses(moto_endpoint, installed_app):
+    return _client(moto_endpoint.url, "ses", installed_app)
+
+
+@pytest.fixture
+def sns(moto_endpoint, installed_app):
+    return _client(moto_endpoint.url, "sns", installed_app)
+
+
+@pytest.fixture
+def smtp():
+    """A loopback SMTP server (smtp_loopback.py) that requires authentication."""
+    from smtp_loopback import LoopbackSmtp
+
+    server = LoopbackSmtp(users={"splunk-relay": "relay-Passw0rd!"}).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
 def unique():
     return lambda prefix: "%s-%s" % (prefix, uuid.uuid4().hex[:10])

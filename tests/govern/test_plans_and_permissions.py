@@ -15,6 +15,7 @@ from trailwatch.govern.buckets import BLOCK_ALL, MakeBucketPrivate, RemoveBucket
 from trailwatch.govern.core import (SKIPPED_PROTECTED, GovernError, Target, TargetError,
                                     describe_client_error)
 from trailwatch.govern.engine import Environment, run_action, run_undo
+from trailwatch.govern.notify import NotifyUser
 from trailwatch.govern.permissions import UndeclaredApiCall, guard, iam_action
 from trailwatch.govern.protection import Protections, principal_protection
 from trailwatch.govern.splunkd import MemoryStore
@@ -70,6 +71,10 @@ def test_every_planned_operation_is_declared():
         service = "s3" if issubclass(cls, (MakeBucketPrivate, RemoveBucketCollaborator)) else "iam"
         for operation in operations:
             assert iam_action(service, operation) in cls.permissions, (cls.name, operation)
+    # Notify: its reads (tags) and its two AWS deliveries; the Splunk delivery is SMTP.
+    for service, operation in (("iam", "ListUserTags"), ("iam", "ListRoleTags"),
+                               ("sesv2", "SendEmail"), ("sns", "Publish")):
+        assert iam_action(service, operation) in NotifyUser.permissions, operation
 
 
 def _policy_statements():

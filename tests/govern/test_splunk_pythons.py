@@ -10,11 +10,11 @@ import json, sys
 sys.path[:0] = [sys.argv[1] + "/lib", sys.argv[1] + "/bin"]
 import importlib
 for name in ("exposure", "core", "permissions", "protection", "buckets", "users", "engine",
-             "audit", "registry", "splunkd", "alert", "undo_command"):
+             "audit", "registry", "splunkd", "alert", "undo_command", "mail", "notify"):
     importlib.import_module("trailwatch.govern." + name)
 for script in ("trailwatch_govern_make_bucket_private", "trailwatch_govern_remove_bucket_collaborator",
                "trailwatch_govern_suspend_user", "trailwatch_govern_revoke_sessions",
-               "trailwatch_undo_command"):
+               "trailwatch_govern_notify_user", "trailwatch_undo_command"):
     importlib.import_module(script)
 import datetime
 from trailwatch.govern import exposure
@@ -28,9 +28,16 @@ target = action.resolve({"iam_user": "carol", "last_seen": "2026-11-28T11:50:00.
 now = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
 state = {"policy": None, "login_profile": {"exists": True, "reset_required": False}}
 steps = action.plan(state, action.desired(state, target, {"_now": now}), target)
+from trailwatch.govern.notify import NotifyOptions, NotifyUser, find_address
+from trailwatch.govern.mail import build_message
+session = NotifyUser().resolve({"user_arn": "arn:aws:sts::123456789012:assumed-role/Dev/alice@corp.example"}, {})
+address = find_address(session, {"Owner": "Team <team@corp.example>"},
+                       NotifyOptions({"address_tags": "email,owner"}))[:2]
+message = build_message("tw@corp.example", ["a@corp.example"], [], "", "Subject \u00e9", "Body \u00e9\n")
 print(json.dumps({"kept": len(new["Statement"]), "removed": len(removed),
                   "steps": [s.operation for s in steps],
-                  "last_seen": parse_time("2026-11-28T11:50:00.250Z").isoformat()}))
+                  "last_seen": parse_time("2026-11-28T11:50:00.250Z").isoformat(),
+                  "address": list(address), "message": message.get_content()}))
 '''
 
 
@@ -42,4 +49,6 @@ def test_governance_code_on_splunk_python(splunk_python, installed_app):
     assert done.returncode == 0, done.stderr.decode()[-3000:]
     assert json.loads(done.stdout) == {"kept": 1, "removed": 1,
                                        "steps": ["PutUserPolicy", "UpdateLoginProfile"],
-                                       "last_seen": "2026-11-28T11:50:00+00:00"}
+                                       "last_seen": "2026-11-28T11:50:00+00:00",
+                                       "address": ["team@corp.example", "tag:Owner"],
+                                       "message": "Body \u00e9\n"}

@@ -9,14 +9,21 @@
   subprocess with splunk_runtime/ on PYTHONPATH, and returns the process and the audit
   events the double received.
 - `run_undo`: runs the generated `bin/trailwatchundo.py` through search command protocol v2.
+- For "Notify AWS user": splunkd's `admin/alert_actions/email` endpoint (Splunk's e-mail
+  settings, `alert_actions.conf [email]`) on the double, and `install_splunk_cli`, a stand-in
+  for `$SPLUNK_HOME/bin/splunk show-decrypted` (see its docstring); `moto_data` reads what
+  moto recorded (SES messages, SNS publications) through its `/moto-api/data.json`.
 """
+import base64
 import csv
 import gzip
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
+import urllib.request
 from urllib.parse import unquote
 
 from splunkd_double import APP, SplunkdDouble
@@ -58,10 +65,10 @@ _CHOSEN = []
 
 def default_python():
     """The interpreter that runs the alert scripts: Splunk 9.x's Python (3.9) when it is
-    installed and can import what UCC's alert wrapper needs with the add-on's lib/ first
-    (splunktaucclib's alert base imports `requests`, which Splunk's own Python ships but the
-    add-on's lib/ does not bundle yet); else this test interpreter (the .venv, which has
-    `requests` as Splunk's Python does)."""
+    installed and imports what UCC's alert wrapper needs from the add-on's lib/ alone
+    (`requests` for splunktaucclib's alert base: bundled since package/lib/requirements.txt
+    pins it); else this test interpreter. Tests that must cover both Splunk interpreters
+    (3.9 and 3.13) pass `python=` explicitly (see test_on_splunk_pythons.py)."""
     if not _CHOSEN:
         chosen = sys.executable
         for _version, exe in interpreters():
@@ -88,8 +95,43 @@ class GovernSplunkd(SplunkdDouble):
             "aws_access_key_id": key_id, "aws_secret_access_key": secret,
             "role_arn": role_arn, "external_id": "", "partition": "aws", "region": "us-east-1"})
 
+    # Splunk's own defaults for [email] (etc/system/default/alert_actions.conf).
+    EMAIL_DEFAULTS = {"mailserver": "localhost", "from": "splunk", "use_ssl": "0", "use_tls": "0",
+                      "auth_username": "", "auth_password": "", "allowedDomainList": ""}
+    email_settings_status = 200  # set to 403 to model a user who may not read them
+
+    def set_email_settings(self, **fields):
+        """Splunk's e-mail settings (Settings > Server settings > Email settings), as
+        splunkd keeps them in system/local/alert_actions.conf [email]: `auth_password` is
+        stored encrypted (see encrypt_password)."""
+        content = dict(self.EMAIL_DEFAULTS)
+        content.update({k: str(v) for k, v in fields.items()})
+        self.set_stanza("alert_actions", "email", content, app="system")
+
+    def _ep_alert_actions_email(self, ctx):
+        """GET admin/alert_actions/email, as splunkd answers it since 8.1.1: the [email]
+        settings, and the stored (encrypted) password as `clear_password`."""
+        if ctx.method != "GET":
+            raise _HttpError(405, "only GET is modelled")
+        if self.email_settings_status != 200:
+            raise _HttpError(self.email_settings_status, "You (user=admin) do not have permission "
+                             "to perform this operation (requires capability: admin_all_objects).")
+        try:
+            stored = dict(self.stanza("alert_actions", "email", "system"))
+        except KeyError:
+            stored = dict(self.EMAIL_DEFAULTS)
+        content = {k: v for k, v in stored.items() if k != "auth_password"}
+        content["clear_password"] = stored.get("auth_password", "")
+        entity = Entity("email", "admin/alert_actions", content, owner="nobody", app="system")
+        return self._feed_response(ctx, 200, "alert_actions", [entity])
+
     def _route(self, ctx, rest):
         parts = [unquote(s) for s in (rest or [])]
+        if parts == ["admin", "alert_actions", "email"]:
+            ctx.user = self._authenticate(ctx)
+            if ctx.user is None:
+                raise _HttpError(401, "call not properly authenticated", "WARN")
+            return self._ep_alert_actions_email(ctx)
         if parts[:1] == ["ta_trailwatch_settings"] and len(parts) == 2:
             ctx.user = self._authenticate(ctx)
             if ctx.user is None:
@@ -242,3 +284,54 @@ def run_undo(app_dir, args, splunkd, moto_url, tmp_path, python=None):
     proc.stdout.close()
     proc.stderr.close()
     return info, rows, errors, stderr, splunkd.audit_events()[before:]
+
+
+# --------------------------------------------------------------------------- notify helpers
+def encrypt_password(clear):
+    """The test stand-in for splunkd's `$7$` encryption of `auth_password` (real values are
+    AES-GCM with splunk.secret); only `install_splunk_cli`'s fake CLI reverses it."""
+    return "$7$" + base64.b64encode(clear.encode("utf-8")).decode("ascii")
+
+
+SPLUNK_CLI = """#!%(python)s
+# Test stand-in for `splunk show-decrypted --value ''` (Splunk's own sendemail.py runs it with
+# the encrypted value in ENCRYPTED_PASSWORD). Records each call so tests can assert on it.
+import base64, os, sys
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "calls.log"), "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+if sys.argv[1:] != ["show-decrypted", "--value", ""]:
+    sys.exit("unexpected arguments: %%r" %% sys.argv[1:])
+value = os.environ.get("ENCRYPTED_PASSWORD", "")
+if not value.startswith("$7$"):
+    sys.exit("not an encrypted value")
+sys.stdout.write(base64.b64decode(value[3:]).decode("utf-8") + "\\n")
+"""
+
+
+def install_splunk_cli(tmp_path):
+    """Put the fake `splunk` CLI in the $SPLUNK_HOME the alert scripts get (script_env)."""
+    bin_dir = tmp_path / "splunk_home" / "bin"
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    cli = bin_dir / "splunk"
+    cli.write_text(SPLUNK_CLI % {"python": sys.executable})
+    cli.chmod(cli.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return bin_dir / "calls.log"
+
+
+def moto_data(moto_url):
+    """moto's recorded state (its /moto-api/data.json): SES messages, SNS publications."""
+    with urllib.request.urlopen(moto_url + "/moto-api/data.json", timeout=30) as answer:
+        return json.loads(answer.read().decode("utf-8"))
+
+
+def ses_messages(moto_url, recipient):
+    return [m for m in moto_data(moto_url)["ses"]["Message"]
+            if recipient in (m.get("destinations") or {}).get("ToAddresses", [])]
+
+
+def sns_publications(moto_url, topic_arn):
+    for topic in moto_data(moto_url)["sns"]["Topic"]:
+        if topic["arn"] == topic_arn:
+            return [{"message_id": n[0], "message": n[1], "subject": n[2], "attributes": n[3]}
+                    for n in topic["sent_notifications"]]
+    return []

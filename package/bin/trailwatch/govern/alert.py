@@ -12,6 +12,7 @@ from trailwatch.aws.session import AccountConfig, AccountError, ProxyConfig, bui
 from trailwatch.govern import registry
 from trailwatch.govern.core import FAILURE, GovernError, truthy
 from trailwatch.govern.engine import Environment, run_action
+from trailwatch.govern.mail import SplunkMail
 from trailwatch.govern.protection import Protections
 from trailwatch.govern.splunkd import KvActionStore, ReceiverAuditSink
 from trailwatch.splunk import config
@@ -104,6 +105,7 @@ def build_environment(helper, logger, audit_index=None):
         audit_sink=ReceiverAuditSink(session_key, server_uri, index=audit_index),
         protections=Protections.from_lookup_dir(LOOKUP_DIR),
         meta=meta,
+        sender=SplunkMail(session_key, server_uri),
     )
 
 

@@ -105,6 +105,11 @@ class ActionContext(object):
         self.options = dict(options or {})
         self.calls = calls if calls is not None else []
         self._clients = {}
+        # Set by the engine: the action records (KV store), the alert run's metadata and
+        # the Splunk mail transport (for actions that read records or send messages).
+        self.store = None
+        self.meta = {}
+        self.sender = None
 
     @property
     def account_id(self):
@@ -114,11 +119,13 @@ class ActionContext(object):
     def partition(self):
         return getattr(self.session, "partition", "aws")
 
-    def client(self, service):
-        if service not in self._clients:
-            self._clients[service] = self._guard(
-                self.session.client(service), self.permissions, self.calls)
-        return self._clients[service]
+    def client(self, service, region=None):
+        """A guarded client of `service` (in `region`; default: the stored account's)."""
+        key = (service, region or None)
+        if key not in self._clients:
+            made = self.session.client(service, region) if region else self.session.client(service)
+            self._clients[key] = self._guard(made, self.permissions, self.calls)
+        return self._clients[key]
 
     def call(self, step):
         from trailwatch.govern.permissions import method_of
@@ -182,18 +189,32 @@ _BAD_CREDENTIALS = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken
                     "InvalidClientTokenId", "UnrecognizedClientException", "AuthFailure")
 
 
-def describe_client_error(exc, service, operation, target):
+def describe_client_error(exc, service, operation, target, resource=None):
     """GovernError for a botocore ClientError raised by `operation`: the AWS error code and a
-    sentence saying which permission or state is needed."""
+    sentence saying which permission or state is needed. `resource` names what the call acted
+    on when that is not the target itself (an SES identity, an SNS topic)."""
     from trailwatch.govern.permissions import iam_action
 
     error = (getattr(exc, "response", None) or {}).get("Error") or {}
     code = error.get("Code") or type(exc).__name__
+    if code == "403":
+        # HTTP 403 whose body carried no error code botocore could read (S3 HEAD requests;
+        # an error body in another protocol than the service's): AWS denied the call.
+        code = "AccessDenied"
     message = error.get("Message") or ""
     permission = iam_action(service, operation)
-    label = target.label if target is not None else "the target"
-    if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                "AllAccessDisabled", "403"):
+    label = resource or (target.label if target is not None else "the target")
+    if service == "sns" and code in ("NotFound", "NotFoundException"):
+        text = ("SNS topic %s does not exist (NotFound): create it or correct the action's "
+                "sns_topic_arn option." % label)
+    elif code in ("MessageRejected", "MailFromDomainNotVerifiedException",
+                  "MailFromDomainNotVerified", "AccountSendingPausedException",
+                  "SendingPausedException", "NotFoundException") and service in ("ses", "sesv2"):
+        text = ("Amazon SES refused the message (%s): %s. The sender must be an identity "
+                "verified in SES in that region and, while the AWS account is in the SES "
+                "sandbox, every recipient too." % (code, message or "no message"))
+    elif code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                  "AllAccessDisabled", "403"):
         text = ("AWS denied %s on %s (%s): the add-on's AWS identity needs the %s permission "
                 "on it (see policies/trailwatch-governance-policy.json), and no SCP, permissions "
                 "boundary or explicit Deny may block it." % (permission, label, code, permission))
@@ -223,7 +244,7 @@ def describe_client_error(exc, service, operation, target):
     return GovernError(text, code)
 
 
-def describe_exception(exc, service, operation, target):
+def describe_exception(exc, service, operation, target, resource=None):
     """GovernError for whatever a step raised (botocore errors included)."""
     if isinstance(exc, GovernError):
         return exc
@@ -233,7 +254,7 @@ def describe_exception(exc, service, operation, target):
     except ImportError:  # pragma: no cover - botocore ships with the add-on
         ClientError = BotoCoreError = EndpointConnectionError = NoCredentialsError = ()
     if ClientError and isinstance(exc, ClientError):
-        return describe_client_error(exc, service, operation, target)
+        return describe_client_error(exc, service, operation, target, resource)
     if EndpointConnectionError and isinstance(exc, EndpointConnectionError):
         return GovernError("Cannot reach the AWS endpoint for %s (%s): check the network path "
                            "or the add-on's proxy." % (operation, exc), "EndpointConnectionError")

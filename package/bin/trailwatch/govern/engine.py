@@ -106,7 +106,12 @@ def _run(action, row, options, env, result):
     result.target = target
     account_name, session = _session(env, options, target)
     result.account = account_name
+    if not action.reversible:
+        result.rollback = action.rollback_text(target, None)
     ctx = ActionContext(session, action.permissions, {}, options)
+    ctx.store = env.store
+    ctx.meta = env.meta
+    ctx.sender = env.sender
     ctx.identity = _call(ctx, "sts", "GetCallerIdentity", target,
                          lambda: ctx.client("sts").get_caller_identity())
     target.account_id = target.account_id or ctx.account_id
@@ -114,6 +119,7 @@ def _run(action, row, options, env, result):
     result.aws_account_id = target.account_id
     ctx.options["_now"] = env.clock()
     ctx.options["_row"] = row
+    ctx.options["_action_id"] = result.action_id
 
     action.protection(ctx, target, env.protections)
     before = action.read_state(ctx, target)
@@ -126,6 +132,8 @@ def _run(action, row, options, env, result):
         result.extra.update(action.extra_result(before, wanted, target))
     if not steps:
         result.after = result.before
+        if hasattr(action, "no_change_reason"):
+            return result.finish(NO_CHANGE, action.no_change_reason(before, target))
         return result.finish(NO_CHANGE, "%s already in the wanted state; nothing to change."
                              % target.label)
     if result.dry_run:
@@ -137,9 +145,16 @@ def _run(action, row, options, env, result):
     record = _record(result, action, target, before, steps, env, KIND_ACTION)
     env.store.put(record)  # the snapshot exists before the first write
     try:
+        responses = []
         for step in steps:
-            _call(ctx, step.service, step.operation, target, lambda s=step: ctx.call(s))
-        after = action.read_state(ctx, target)
+            responses.append(_call(ctx, step.service, step.operation, target,
+                                   lambda s=step: _execute(action, ctx, s)))
+        if hasattr(action, "read_back"):
+            # Actions whose effect cannot be read back from AWS (a message sent) judge it
+            # from the calls' answers.
+            after = action.read_back(ctx, target, before, wanted, responses)
+        else:
+            after = action.read_state(ctx, target)
         result.after = action.summary(after)
         problems = action.differences(after, wanted)
         if hasattr(action, "verify_extra"):
@@ -156,6 +171,14 @@ def _run(action, row, options, env, result):
     record["after"] = after
     env.store.put(record)
     return result.finish(SUCCESS, "Done: %s." % "; ".join(s.description for s in steps))
+
+
+def _execute(action, ctx, step):
+    """Make one planned call: through the action when it sends something other than an AWS
+    API call (Splunk's mail server), else through the guarded AWS client."""
+    if hasattr(action, "execute"):
+        return action.execute(ctx, step)
+    return ctx.call(step)
 
 
 def _without_notes(wanted):
@@ -182,7 +205,7 @@ def _session(env, options, target):
 
 
 def _record(result, action, target, snapshot, steps, env, kind):
-    return {
+    record = {
         "_key": result.action_id,
         "kind": kind,
         "action": action.name,
@@ -200,6 +223,9 @@ def _record(result, action, target, snapshot, steps, env, kind):
         "undone_by": "",
         "undo_of": "",
     }
+    if hasattr(action, "record_fields"):
+        record.update(action.record_fields(target, snapshot))
+    return record
 
 
 # --------------------------------------------------------------------------- undo
@@ -246,8 +272,9 @@ def _undo(record, action, action_id, env, result):
         raise GovernError("Action %s was made by %r, which this version cannot undo."
                           % (action_id, record.get("action")), "UnknownActionType")
     if not action.reversible:
-        raise GovernError("%s cannot be undone (it is not reversible)." % action.label,
-                          "NotReversible")
+        raise GovernError("%s cannot be undone: %s" % (
+            action.label, getattr(action, "not_reversible_reason", "it is not reversible.")),
+            "NotReversible")
     target = Target.from_dict(record["target"])
     result.target = target
     result.aws_account_id = target.account_id

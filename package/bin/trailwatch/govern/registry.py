@@ -1,5 +1,6 @@
 """The governance actions by alert-action name."""
 from trailwatch.govern.buckets import MakeBucketPrivate, RemoveBucketCollaborator
+from trailwatch.govern.notify import NotifyUser
 from trailwatch.govern.users import RevokeSessions, SuspendUser
 
 _ACTIONS = {}
@@ -22,5 +23,6 @@ def all_actions():
     return dict(_ACTIONS)
 
 
-for _action in (MakeBucketPrivate(), RemoveBucketCollaborator(), SuspendUser(), RevokeSessions()):
+for _action in (MakeBucketPrivate(), RemoveBucketCollaborator(), SuspendUser(), RevokeSessions(),
+                NotifyUser()):
     register(_action)

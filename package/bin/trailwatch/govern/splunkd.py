@@ -54,6 +54,16 @@ class KvActionStore(object):
                               % (action_id, exc.status), "KVStoreError")
         return _decode(json.loads(response.body.read().decode("utf-8")))
 
+    def find(self, query, limit=50):
+        """Records matching a KV store query (a dict, MongoDB-style), newest first."""
+        try:
+            response = self._ctx.get(self._path(), output_mode="json", query=json.dumps(query),
+                                     sort="created:-1", limit=str(limit))
+        except binding.HTTPError as exc:
+            raise GovernError("Cannot query governance records in the KV store collection %s "
+                              "(HTTP %s)." % (self.collection, exc.status), "KVStoreError")
+        return [_decode(doc) for doc in json.loads(response.body.read().decode("utf-8"))]
+
     def put(self, record):
         doc = _encode(record)
         try:
@@ -111,3 +121,22 @@ class MemoryStore(object):
 
     def put(self, record):
         self.records[record["_key"]] = _decode(_encode(record))
+
+    def find(self, query, limit=50):
+        """The subset of KV store queries the actions use: field equality and $in."""
+        found = [_decode(_encode(r)) for r in self.records.values() if _matches(r, query)]
+        found.sort(key=lambda r: r.get("created") or "", reverse=True)
+        return found[:limit]
+
+
+def _matches(record, query):
+    for field, wanted in query.items():
+        value = record.get(field)
+        if isinstance(wanted, dict):
+            if set(wanted) != {"$in"}:
+                raise ValueError("MemoryStore.find supports equality and $in only")
+            if value not in wanted["$in"]:
+                return False
+        elif value != wanted:
+            return False
+    return True
