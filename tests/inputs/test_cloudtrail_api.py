@@ -116,7 +116,7 @@ def test_requests_are_paced_under_two_per_second_and_never_throttled(
     requests = [r for r in lookup_fake.requests if r["region"] == "us-west-2"]
     assert [r["outcome"] for r in requests] == ["ok"] * len(requests)
     assert len(requests) >= 6
-    gaps = [b["at"] - a["at"] for a, b in zip(requests, requests[1:])]
+    gaps = [b["at"] - a["at"] for a, b in zip(requests, requests[1:], strict=False)]
     assert min(gaps) >= 0.45, gaps  # 1.95 requests/s at most
 
 
@@ -223,9 +223,9 @@ def test_killed_at_random_points_it_delivers_everything_without_duplicates(
     now = time.time()
     expected = set()
     for region in ("us-east-1", "eu-west-1", "ap-northeast-1"):
-        for i in range(160):  # 4 pages per region, spread over the last 3 hours
+        for i in range(400):  # over the whole day back-filled: windows of 1 to 3 pages
             event_id = "%s-%03d" % (region, i)
-            lookup_fake.add(region, event_id, now - 3 * 3600 + i * 60)
+            lookup_fake.add(region, event_id, now - 86000 + i * 214)
             expected.add(event_id)
     stdin = definition(installed, tmp_path, regions="us-east-1,eu-west-1,ap-northeast-1")
     env = input_env(splunk_home, moto.url, lookup_fake.url)
@@ -238,7 +238,7 @@ def test_killed_at_random_points_it_delivers_everything_without_duplicates(
         with open(out_path, "wb") as out:
             proc = start_input(sys.executable, INPUT, stdin, env, out)
             if attempt < 4:
-                time.sleep(random.uniform(0.8, 4.0))
+                time.sleep(random.uniform(1.5, 6.0))
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
                     kills += 1
@@ -250,11 +250,11 @@ def test_killed_at_random_points_it_delivers_everything_without_duplicates(
         runs.append((proc.returncode, len(ids)))
         if attempt >= 4 and proc.returncode == 0:
             break
-    assert kills >= 1
+    assert kills >= 1 and any(status == -9 and count for status, count in runs), runs
     missing = expected - set(delivered)
     assert not missing, "lost %d events" % len(missing)
     duplicates = len(delivered) - len(set(delivered))
     print("aws_cloudtrail_api crash test: runs (status, events) %s, %d duplicates"
           % (runs, duplicates))
     # A kill between the flush of a window and its checkpoint re-delivers that window: rare.
-    assert duplicates <= 160
+    assert duplicates <= 400

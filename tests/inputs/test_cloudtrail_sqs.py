@@ -53,7 +53,7 @@ class Trail(object):
                  for i, event_id in enumerate(ids)]
         key = log_key(region, when, len(self.sources))
         self.s3.put_object(Bucket=BUCKET, Key=key, Body=log_file(texts))
-        for event_id, text in zip(ids, texts):
+        for event_id, text in zip(ids, texts, strict=True):
             self.records[event_id] = text
             self.sources[event_id] = "s3://%s/%s" % (BUCKET, key)
         if notify:
