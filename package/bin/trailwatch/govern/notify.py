@@ -305,7 +305,9 @@ def actions_done(store, meta, target, row):
         labels.append(target.arn)
     if clean(row.get("bucket_name")):
         labels.append("s3://%s" % clean(row.get("bucket_name")))
-    records = store.find({"sid": sid, "kind": "action", "target_label": {"$in": labels}})
+    # Plain field equality: the query language every KV store version documents.
+    records = [r for r in store.find({"sid": sid, "kind": "action"}, limit=200)
+               if r.get("target_label") in labels]
     from trailwatch.govern import registry  # registry imports this module
 
     known = registry.all_actions()
@@ -395,8 +397,10 @@ class NotifyUser(Action):
                  "notification_key": key, "previous": None, "done_for_alert": [],
                  "search_name": (ctx.meta or {}).get("search_name", "")}
         if ctx.store is not None:
-            for record in ctx.store.find({"action": NAME, "notification_key": key,
-                                          "status": {"$in": list(SENT_STATES)}}, limit=1):
+            sent = [r for r in ctx.store.find({"action": NAME, "notification_key": key})
+                    if r.get("status") in SENT_STATES]
+            if sent:
+                record = sent[0]
                 state["previous"] = {"action_id": record.get("_key"), "status": record.get("status"),
                                      "recipient": record.get("recipient") or "",
                                      "created": record.get("created") or ""}
@@ -508,9 +512,6 @@ class NotifyUser(Action):
         if not actual.get("sent"):
             return ["the delivery service returned no message id"]
         return []
-
-    def summary(self, state):
-        return state
 
     def no_change_reason(self, state, target):
         previous = state["previous"]

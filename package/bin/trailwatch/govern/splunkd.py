@@ -123,7 +123,7 @@ class MemoryStore(object):
         self.records[record["_key"]] = _decode(_encode(record))
 
     def find(self, query, limit=50):
-        """The subset of KV store queries the actions use: field equality and $in."""
+        """The KV store queries the actions use: field equality."""
         found = [_decode(_encode(r)) for r in self.records.values() if _matches(r, query)]
         found.sort(key=lambda r: r.get("created") or "", reverse=True)
         return found[:limit]
@@ -131,12 +131,8 @@ class MemoryStore(object):
 
 def _matches(record, query):
     for field, wanted in query.items():
-        value = record.get(field)
-        if isinstance(wanted, dict):
-            if set(wanted) != {"$in"}:
-                raise ValueError("MemoryStore.find supports equality and $in only")
-            if value not in wanted["$in"]:
-                return False
-        elif value != wanted:
+        if isinstance(wanted, dict) or field.startswith("$"):
+            raise ValueError("MemoryStore.find supports field equality only")
+        if record.get(field) != wanted:
             return False
     return True
