@@ -137,7 +137,7 @@ class SplunkMail(object):
         redact.register(value)
         if not value or not value.startswith(ENCRYPTED_PREFIXES):
             return value
-        splunk = os.path.join(self.splunk_home, "bin", "splunk")
+        splunk = os.path.join(self.splunk_home, "bin", "splunk.exe" if os.name == "nt" else "splunk")
         if not self.splunk_home or not os.path.exists(splunk):
             raise GovernError(
                 "Splunk's SMTP password is stored encrypted and %s is not here to decrypt it "
