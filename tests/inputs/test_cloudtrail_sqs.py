@@ -280,6 +280,36 @@ def test_two_inputs_on_one_queue_deliver_every_record(
     assert trail.queue_counts() == (0, 0)
 
 
+def test_sigterm_finishes_the_file_at_hand_and_loses_nothing(
+        installed, tmp_path, splunk_home, moto, trail):
+    """Splunk stops an input with SIGTERM: it ends promptly, having written whole files only;
+    the next run delivers the rest."""
+    for _ in range(24):
+        trail.put_log(1000)
+    env = input_env(splunk_home, moto.url)
+    stdin = definition(installed, tmp_path, trail, batch_size="1", visibility_timeout="5")
+    with open(tmp_path / "first.xml", "wb") as out:
+        proc = start_input(sys.executable, INPUT, stdin, env, out)
+        deadline = time.time() + 60
+        while b"</event>" not in (tmp_path / "first.xml").read_bytes():  # it is working
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        started = time.time()
+        assert proc.wait(30) == 0
+        stopped_in = time.time() - started
+        proc.stderr.close()
+    with open(tmp_path / "first.xml", "rb") as handle:
+        first = parse_stream(handle.read())
+        assert handle.read() == b""
+    assert 0 < len(first) < len(trail.records) and len(first) % 1000 == 0
+    assert stopped_in < 10
+    time.sleep(5.5)  # a message received but not started comes back after its timeout
+    second = run(installed, tmp_path, splunk_home, moto, trail)
+    delivered = ids_of(first) + ids_of(second)
+    assert sorted(delivered) == sorted(trail.records)  # everything, once
+
+
 def test_runs_on_splunk_pythons(splunk_python, installed, tmp_path, splunk_home, moto, trail):
     trail.put_log(40, wrap="sns")
     events = run(installed, tmp_path, splunk_home, moto, trail, python=splunk_python)
