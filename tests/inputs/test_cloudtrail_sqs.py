@@ -310,6 +310,33 @@ def test_sigterm_finishes_the_file_at_hand_and_loses_nothing(
     assert sorted(delivered) == sorted(trail.records)  # everything, once
 
 
+def test_every_aws_call_goes_through_the_configured_proxy(
+        installed, tmp_path, splunk_home, moto, trail):
+    from http_proxy import ForwardProxy
+
+    proxy = ForwardProxy(credentials=("tw-proxy", "Proxy-Pass-0001"))
+    try:
+        installed.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
+            "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "127.0.0.1",
+            "proxy_port": str(proxy.port), "proxy_username": "tw-proxy",
+            "proxy_password": "Proxy-Pass-0001"})
+        trail.put_log(25, wrap="sns")
+        events = run(installed, tmp_path, splunk_home, moto, trail)
+    finally:
+        proxy.close()
+    assert sorted(ids_of(events)) == sorted(trail.records)
+    key = trail.sources[ids_of(events)[0]][len("s3://"):]
+    # sts:GetCallerIdentity, sqs:ReceiveMessage, s3:GetObject, sqs:DeleteMessage, the last
+    # (empty) sqs:ReceiveMessage: every one through the proxy.
+    assert proxy.forwarded == [("POST", moto.url + "/"), ("POST", moto.url + "/"),
+                               ("GET", "%s/%s" % (moto.url, key)), ("POST", moto.url + "/"),
+                               ("POST", moto.url + "/")]
+    assert set(proxy.auth_headers) == {"Basic dHctcHJveHk6UHJveHktUGFzcy0wMDAx"}
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert "via proxy http://tw-proxy@127.0.0.1:%d" % proxy.port in log
+    assert "Proxy-Pass-0001" not in log
+
+
 def test_runs_on_splunk_pythons(splunk_python, installed, tmp_path, splunk_home, moto, trail):
     trail.put_log(40, wrap="sns")
     events = run(installed, tmp_path, splunk_home, moto, trail, python=splunk_python)
