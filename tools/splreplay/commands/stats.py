@@ -12,16 +12,21 @@ Semantics:
   keeps order (at most 100); ``median`` and ``perc<N>``/``p<N>``/``exactperc<N>`` are exact
   with linear interpolation (Splunk's ``perc`` is approximate above 1,000 distinct values);
 - ``<fn>(eval(<expr>))`` must be renamed with AS, as Splunk requires.
-Refused: ``estdc``, ``rate``, sparklines, wildcarded fields, ``time_window``.
+streamstats ``time_window=<span>``: each result's statistics cover the results before it (and
+itself with ``current=true``) of its by-group whose ``_time`` is less than ``<span>`` away from
+its own (an event exactly ``<span>`` apart is outside). The results must come in time order,
+ascending or descending (ties allowed), else the search fails. Refused with ``window=``.
+Refused: ``estdc``, ``rate``, sparklines, wildcarded fields.
 """
 import collections
 import math
 import re
 
-from ..errors import SplError, Unsupported
+from .. import timeutil
+from ..errors import SearchRuntimeError, SplError, Unsupported
 from ..evalexpr import parse_eval
 from ..values import as_number, normalise, text_of, values_of
-from . import Command, command, to_bool, to_int
+from . import Command, command, to_bool, to_int, to_str
 from .basic import _sort_key_fn
 
 STATS_FUNCTIONS = {}
@@ -573,7 +578,8 @@ class Eventstats(Command):
 class Streamstats(Command):
     def __init__(self, args, ctx):
         allowed = {"window": to_int, "current": to_bool, "global": to_bool,
-                   "reset_on_change": to_bool}
+                   "reset_on_change": to_bool, "time_window": to_str}
+        pos = args.tok.pos
         self.specs, self.by, opts = parse_aggregations(args, ctx, allowed)
         self.window = opts.get("window", 0)
         self.current = opts.get("current", True)
@@ -581,8 +587,62 @@ class Streamstats(Command):
             raise Unsupported("streamstats: reset_on_change is not implemented", args.tok.pos)
         if "global" in opts and not opts["global"]:
             raise Unsupported("streamstats: global=false is not implemented", args.tok.pos)
+        self.time_window = None
+        if "time_window" in opts:
+            kind, amount = timeutil.parse_span(opts["time_window"], pos)
+            if kind != "sec" or amount <= 0:
+                raise SplError("streamstats: time_window= needs a time span such as 60m, "
+                               "not %r" % opts["time_window"], pos)
+            if self.window:
+                raise Unsupported("streamstats: time_window= together with window= is not "
+                                  "implemented", pos)
+            self.time_window = amount
+
+    def _run_time_window(self, rows):
+        span = self.time_window
+        specs = self.specs
+        times = []
+        for r in rows:
+            t = r.get("_time")
+            n = None if t is None else as_number(values_of(t)[0])
+            if n is None:
+                raise SearchRuntimeError("streamstats: time_window= needs _time on every "
+                                         "result")
+            times.append(n)
+        ascending = all(a <= b for a, b in zip(times, times[1:], strict=False))
+        descending = all(a >= b for a, b in zip(times, times[1:], strict=False))
+        if not (ascending or descending):
+            raise SearchRuntimeError("streamstats: time_window= needs the results in time "
+                                     "order (ascending or descending _time)")
+        windows = collections.defaultdict(collections.deque)
+        for r, t in zip(rows, times, strict=False):
+            keys = group_keys(r, self.by) if self.by else [()]
+            if len(keys) != 1:
+                if len(keys) > 1:
+                    raise Unsupported("streamstats by a multivalue field is not implemented")
+                continue
+            win = windows[_key_text(keys[0])]
+            while win and abs(t - win[0][0]) >= span:
+                win.popleft()
+            seen = (t, dict(r))  # as it came in, before this command adds its fields
+            if self.current:
+                win.append(seen)
+            g = _Group(keys[0], specs)
+            for _t, past in win:
+                g.add(specs, past)
+            res = g.results(specs)
+            if not self.current:
+                win.append(seen)
+            for name, v in res:
+                if v is None:
+                    r.pop(name, None)
+                else:
+                    r[name] = v
+        return rows
 
     def run(self, rows):
+        if self.time_window is not None:
+            return self._run_time_window(rows)
         specs = self.specs
         state = {}
         windows = collections.defaultdict(collections.deque)
