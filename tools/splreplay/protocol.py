@@ -13,6 +13,12 @@ with no arguments, cwd = ``bin/``, and exchanges chunks on stdin/stdout::
    ``__mv_f`` = ``$v1$;$v2$`` with ``$`` doubled); the command answers each chunk with
    ``{"finished": ...}`` and its CSV records. ERROR/FATAL messages in the answer's
    ``inspector.messages`` fail the search, as they do in Splunk.
+
+The command runs from an overlay of the app (``overlay_app``): a temporary folder named like
+the app whose entries are symlinks to the app's, except ``lookups/``, which holds the app's
+lookups, then those of ``--state DIR/lookups`` over them, then the tables ``outputlookup``
+wrote in this run without ``--state``. In Splunk ``outputlookup`` writes to the app's own
+``lookups/``, where commands read their CSV files; the overlay gives commands that view.
 """
 import csv
 import io
@@ -26,6 +32,7 @@ import time
 import urllib.parse
 
 from .errors import SearchRuntimeError
+from .lookups import write_csv
 from .values import render
 
 CHUNK_ROWS = 50000
@@ -185,18 +192,55 @@ class ChunkedProcess:
                 pass
 
 
+def _replace_link(target, link):
+    if os.path.lexists(link):
+        if os.path.isdir(link) and not os.path.islink(link):
+            raise SearchRuntimeError("cannot layer %s over the folder %s" % (target, link))
+        os.unlink(link)
+    os.symlink(target, link)
+
+
+def overlay_app(app, base):
+    """Build the app as a command sees it under ``base``; returns the overlay's folder."""
+    app_dir = os.path.abspath(app.dir)
+    overlay = os.path.join(base, os.path.basename(os.path.normpath(app_dir)))
+    os.makedirs(overlay)
+    for name in sorted(os.listdir(app_dir)):
+        if name != "lookups":
+            os.symlink(os.path.join(app_dir, name), os.path.join(overlay, name))
+    lookups = os.path.join(overlay, "lookups")
+    os.makedirs(lookups)
+    layers = [os.path.join(app_dir, "lookups")]
+    if app.state_dir:
+        layers.append(os.path.join(os.path.abspath(app.state_dir), "lookups"))
+    for layer in layers:
+        if os.path.isdir(layer):
+            for name in sorted(os.listdir(layer)):
+                _replace_link(os.path.join(layer, name), os.path.join(lookups, name))
+    for filename, (header, rows) in sorted(app.lookups.memory.items()):
+        path = os.path.join(lookups, filename)
+        if os.path.lexists(path):
+            os.unlink(path)
+        write_csv(path, header, rows)
+    return overlay
+
+
 def run_chunked(app, stanza_name, stanza, args, raw_args, rows, ctx, search_text):
     filename = stanza.get("filename")
     if not filename:
         raise SearchRuntimeError("commands.conf [%s] has no filename" % stanza_name)
-    bin_dir = os.path.abspath(os.path.join(app.dir, "bin"))
-    script = os.path.join(bin_dir, filename)
-    if not os.path.isfile(script):
-        raise SearchRuntimeError("command %s: %s does not exist" % (stanza_name, script))
+    if not os.path.isfile(os.path.join(app.dir, "bin", filename)):
+        raise SearchRuntimeError("command %s: %s does not exist"
+                                 % (stanza_name, os.path.join(app.dir, "bin", filename)))
     python = os.environ.get("SPLREPLAY_PYTHON") or sys.executable
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     with tempfile.TemporaryDirectory(prefix="splreplay-dispatch-") as dispatch:
+        overlay = overlay_app(app, os.path.join(dispatch, "app"))
+        bin_dir = os.path.join(overlay, "bin")
+        script = os.path.join(bin_dir, filename)
+        dispatch = os.path.join(dispatch, "dispatch")
+        os.makedirs(dispatch)
         proc = ChunkedProcess([python, script], bin_dir, stanza_name, env=env)
         try:
             searchinfo = {
