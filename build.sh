@@ -56,22 +56,28 @@ build() {
     local ver
     ver="$(version)"
     say "building $APP_ID $ver with ucc-gen"
-    rm -rf "$OUTPUT"
+    # Build beside output/ and swap it in at the end, so a reader of output/ (a test run)
+    # never sees a half-built add-on.
+    local staging="$ROOT/.build-staging"
+    rm -rf "$staging"
+    mkdir -p "$staging"
     # --pip-version 25.2: ucc-gen 6.6.0 checks `pip show --version`, which pip 26 breaks.
     # --no-deps: package/lib/requirements.txt is the complete, pinned closure.
     "$VENV/bin/ucc-gen" build --source package --config globalConfig.json \
-        --ta-version "$ver" --output "$OUTPUT" \
+        --ta-version "$ver" --output "$staging/output" \
         --python-binary-name "$PY" --pip-version 25.2 \
         --pip-custom-flag "--no-compile --prefer-binary --ignore-installed --no-deps" >&2
-    chmod -R u+rwX,go+rX,go-w "$OUTPUT/$APP_ID"
+    chmod -R u+rwX,go+rX,go-w "$staging/output/$APP_ID"
+    mkdir -p "$staging/dist"
+    "$VENV/bin/ucc-gen" package --path "$staging/output/$APP_ID" --output "$staging/dist" >&2
+    local produced
+    produced="$(ls "$staging/dist/$APP_ID"-*.tar.gz | head -n1)"
+    rm -rf "$OUTPUT"
+    mv "$staging/output" "$OUTPUT"
     mkdir -p "$DIST"
     rm -f "$DIST/$APP_ID-"*.tar.gz
-    "$VENV/bin/ucc-gen" package --path "$OUTPUT/$APP_ID" --output "$DIST" >&2
-    local produced
-    produced="$(ls "$DIST/$APP_ID"-*.tar.gz | head -n1)"
-    if [[ "$produced" != "$DIST/$APP_ID-$ver.tar.gz" ]]; then
-        mv "$produced" "$DIST/$APP_ID-$ver.tar.gz"
-    fi
+    mv "$produced" "$DIST/$APP_ID-$ver.tar.gz"
+    rm -rf "$staging"
     say "package: dist/$APP_ID-$ver.tar.gz"
 }
 
@@ -117,7 +123,7 @@ case "$cmd" in
         ensure_venv
         ensure_built
         PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay --app "$OUTPUT/$APP_ID" "$@" ;;
-    clean) rm -rf "$OUTPUT" "$DIST" ;;
+    clean) rm -rf "$OUTPUT" "$DIST" "$ROOT/.build-staging" ;;
     -h|--help|help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
 esac

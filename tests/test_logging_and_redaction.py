@@ -40,7 +40,7 @@ def test_log_file_never_contains_a_secret(tmp_path, monkeypatch):
         logger.exception("failed")
     for handler in logger.handlers:
         handler.flush()
-    path = os.path.join(str(tmp_path), "var", "log", "splunk", "ta_trailwatch_redaction_probe.log")
+    path = os.path.join(str(tmp_path), "var", "log", "splunk", "ta-trailwatch_redaction_probe.log")
     with open(path) as handle:
         content = handle.read()
     assert "careless message with ******** inside" in content

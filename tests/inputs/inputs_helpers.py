@@ -128,7 +128,7 @@ def start_input(python, input_type, stdin, env, stdout):
 
 def read_log(splunk_home, input_type, name):
     path = os.path.join(str(splunk_home), "var", "log", "splunk",
-                        "ta_trailwatch_%s_%s.log" % (input_type, name))
+                        "ta-trailwatch_%s_%s.log" % (input_type, name))
     if not os.path.exists(path):
         return ""
     with open(path, encoding="utf-8") as handle:

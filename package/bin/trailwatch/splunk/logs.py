@@ -1,6 +1,7 @@
 """Loggers for every TrailWatch entry point: one file per component under
-$SPLUNK_HOME/var/log/splunk/ta_trailwatch_<component>.log (solnlib's layout, which UCC's
-monitoring dashboard reads), the level chosen on the Logging tab, secrets scrubbed."""
+$SPLUNK_HOME/var/log/splunk/ta-trailwatch_<component>.log, the level chosen on the Logging
+tab, secrets scrubbed. The file names start with the app id in lower case because UCC's
+monitoring dashboard reads `index=_internal source=*ta-trailwatch*`."""
 import logging
 import os
 
@@ -8,7 +9,7 @@ from solnlib import log
 
 from trailwatch.redact import RedactingFilter
 
-NAMESPACE = "ta_trailwatch"
+NAMESPACE = "ta-trailwatch"
 _LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING,
            "WARN": logging.WARNING, "ERROR": logging.ERROR, "CRITICAL": logging.CRITICAL}
 
