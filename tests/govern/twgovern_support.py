@@ -30,9 +30,7 @@ from splunkd_double import APP, SplunkdDouble
 from splunkd_double._render import Entity
 from splunkd_double.server import _HttpError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-APP_DIR = os.path.join(ROOT, "output", "TA-trailwatch")
-APP_BIN = os.path.join(APP_DIR, "bin")
+from addon import APP_BIN, APP_DIR, ROOT, splunk_pythons  # noqa: E402,F401
 RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "splunk_runtime")
 ACCOUNT_ID = "123456789012"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -45,19 +43,8 @@ PROTECTED_USER = "svc-payments"
 
 
 def interpreters():
-    """(version, path) of the Splunk interpreters present (3.9 first), as tests/conftest.py
-    finds them."""
-    found = []
-    versions_dir = os.path.expanduser("~/.pyenv/versions")
-    for version in ("3.9", "3.13"):
-        exe = None
-        if os.path.isdir(versions_dir):
-            for name in sorted(os.listdir(versions_dir)):
-                path = os.path.join(versions_dir, name, "bin", "python" + version)
-                if name.startswith(version + ".") and os.path.exists(path):
-                    exe = path
-        found.append((version, exe))
-    return found
+    """(version, path) of the Splunk interpreters present (3.9 first)."""
+    return splunk_pythons()
 
 
 _CHOSEN = []
