@@ -13,6 +13,8 @@ import ipaddress
 import json
 import re
 
+from trailwatch.aws.policy_documents import as_list as _as_list
+
 GROUP_PREFIX = "http://acs.amazonaws.com/groups/"
 ALL_USERS = GROUP_PREFIX + "global/AllUsers"
 AUTHENTICATED_USERS = GROUP_PREFIX + "global/AuthenticatedUsers"
@@ -103,12 +105,6 @@ def statements(policy):
         return []
     found = policy.get("Statement") or []
     return [found] if isinstance(found, dict) else list(found)
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _principal_values(principal):

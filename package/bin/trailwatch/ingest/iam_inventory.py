@@ -20,6 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from trailwatch.ingest import aws_errors
+from trailwatch.aws.policy_documents import as_list as _as_list
 from trailwatch.ingest import input_settings as settings_lib
 
 INPUT_TYPE = "aws_iam_inventory"
@@ -34,25 +35,10 @@ _AWS_MANAGED_RE = re.compile(r"^arn:aws[\w-]*:iam::aws:policy/(?:.*/)?([^/]+)$")
 _EMAIL_TAGS = ("email", "e-mail", "mail", "emailaddress", "email_address")
 
 
-class Settings(object):
-    def __init__(self, account):
-        self.account = account
-
-    @classmethod
-    def parse(cls, params):
-        return cls(settings_lib.required(params, "account", "AWS account"))
-
-    def check_account(self, account):
-        return None
+Settings = settings_lib.AccountSettings
 
 
 # ---------------------------------------------------------------------------- policies
-def _as_list(value):
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def admin_reason(document):
     """Why a policy document is administrator-level, or None."""
     if isinstance(document, str):

@@ -101,3 +101,17 @@ def queue_url(params, name="queue_url"):
 def queue_name(url):
     match = QUEUE_URL_RE.match(url or "")
     return match.group(2) if match else url
+
+
+class AccountSettings(object):
+    """Settings of an input whose only parameter is the stored account (posture, inventory)."""
+
+    def __init__(self, account):
+        self.account = account
+
+    @classmethod
+    def parse(cls, params):
+        return cls(required(params, "account", "AWS account"))
+
+    def check_account(self, account):
+        return None

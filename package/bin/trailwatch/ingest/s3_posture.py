@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from trailwatch.aws.session import endpoint_url_for
 from trailwatch.govern import exposure
 from trailwatch.ingest import aws_errors
+from trailwatch.aws.policy_documents import as_list as _as_list
 from trailwatch.ingest import input_settings as settings_lib
 
 INPUT_TYPE = "aws_s3_posture"
@@ -39,16 +40,7 @@ THREADS = 8
 _GROUP_NAMES = {exposure.ALL_USERS: "AllUsers", exposure.AUTHENTICATED_USERS: "AuthenticatedUsers"}
 
 
-class Settings(object):
-    def __init__(self, account):
-        self.account = account
-
-    @classmethod
-    def parse(cls, params):
-        return cls(settings_lib.required(params, "account", "AWS account"))
-
-    def check_account(self, account):
-        return None
+Settings = settings_lib.AccountSettings
 
 
 # ---------------------------------------------------------------------------- assessment
@@ -65,12 +57,6 @@ def _why_public(statement):
         return ("allows Principal \"*\" and its Condition does not limit callers to fixed "
                 "accounts, organisations, ARNs, VPCs or IP ranges")
     return "allows Principal \"*\" without a Condition"
-
-
-def _as_list(value):
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def public_statements(policy):
