@@ -140,30 +140,63 @@ def test_b09_counts_instance_ids(tmp_path):
 
 B10 = "TrailWatch - Unusual multiple VM creation activities"
 B10_HISTORY = daily(30, lambda t: [run_instances(t, 2), run_instances(t, 1, "bob", "g5.xlarge")])
+OTHER_ACCOUNT = "444455556666"
+B10_BASELINES = ("User activity", "Hourly counts", "Account instance types")
 
 B10_POSITIVE = {
     "many_instances_one_call": [run_instances(T0 + 60, 25)],
     "failed_attempts_counted": spread(T0, 6, lambda t: run_instances(t, 5, error="InstanceLimitExceeded")),
     "first_gpu_type": [run_instances(T0 + 60, 1, itype="p4d.24xlarge")],
     "gpu_type_new_for_bob": [run_instances(T0 + 60, 1, "bob", "p5.48xlarge")],
+    # g5 is known in ACCOUNT (bob), never launched by anyone in OTHER_ACCOUNT.
+    "g5_new_for_the_account": [run_instances(T0 + 60, 1, "alice", "g5.xlarge", account=OTHER_ACCOUNT)],
 }
 B10_NEGATIVE = {
     "usual_amount": [run_instances(T0 + 60, 2)],
     "known_gpu_type_for_bob": [run_instances(T0 + 60, 1, "bob", "g5.xlarge")],
+    # alice never launched g5, but bob does daily in the same account: not new for the account.
+    "gpu_type_new_for_alice_known_to_account": [run_instances(T0 + 60, 1, "alice", "g5.xlarge")],
     "autoscaling": [run_instances(T0 + 60, 40, identity=autoscaling_role_identity())],
     "below_floor": [run_instances(T0 + 60, 8)],
 }
 
 
+def b10_run(tmp_path, history, recent):
+    sc = Scenario(tmp_path)
+    sc.baselines(history, T0 - 60, names=B10_BASELINES)
+    return sc.run(B10, recent, NOW)
+
+
 @pytest.mark.parametrize("case", sorted(B10_POSITIVE))
 def test_b10_alerts(tmp_path, case):
-    rows = with_baselines(tmp_path, B10_HISTORY, B10_POSITIVE[case], B10)
+    other = daily(30, lambda t: [run_instances(t, 1, account=OTHER_ACCOUNT)])
+    rows = b10_run(tmp_path, B10_HISTORY + other, B10_POSITIVE[case])
     assert len(rows) == 1 and rows[0]["policy_id"] == "B10", rows
 
 
 @pytest.mark.parametrize("case", sorted(B10_NEGATIVE))
 def test_b10_quiet(tmp_path, case):
-    assert with_baselines(tmp_path, B10_HISTORY, B10_NEGATIVE[case], B10) == []
+    assert b10_run(tmp_path, B10_HISTORY, B10_NEGATIVE[case]) == []
+
+
+def test_b10_gpu_new_for_the_account_whoever_launches(tmp_path):
+    # Account with only t3 history: alice's first g5 alerts, as a GPU type new to the account.
+    history = daily(30, lambda t: [run_instances(t, 2), run_instances(t, 1, "bob")])
+    rows = b10_run(tmp_path / "a", history, [run_instances(T0 + 60, 1, "alice", "g5.2xlarge")])
+    assert len(rows) == 1 and rows[0]["user"] == "alice", rows
+    assert "GPU instance type g5.2xlarge never launched in account %s" % ACCOUNT in rows[0]["reason"]
+    # Alice launched p3 last week: bob's first p3 is new for bob, not for the account.
+    week_ago = history + [run_instances(T0 - 7 * DAY, 1, "alice", "p3.2xlarge")]
+    assert b10_run(tmp_path / "b", week_ago, [run_instances(T0 + 60, 1, "bob", "p3.2xlarge")]) == []
+    # p3 launched 100 days ago only: beyond the 90-day history, so new again.
+    old = [run_instances(H0 - 70 * DAY, 1, "alice", "p3.2xlarge")] + history
+    assert len(b10_run(tmp_path / "c", old, [run_instances(T0 + 60, 1, "bob", "p3.2xlarge")])) == 1
+
+
+def test_b10_gpu_quiet_during_account_learning_period(tmp_path):
+    young = daily(3, lambda t: [run_instances(t, 1, account=OTHER_ACCOUNT)], start=T0 - 3 * DAY)
+    recent = [run_instances(T0 + 60, 1, "alice", "g5.xlarge", account=OTHER_ACCOUNT)]
+    assert b10_run(tmp_path, young, recent) == []
 
 
 # ---- B08 -----------------------------------------------------------------------------------
