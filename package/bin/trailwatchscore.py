@@ -36,7 +36,7 @@ class TrailwatchScoreCommand(StreamingCommand):
         try:
             self.fields = [options.field(name, opt, getattr(self, opt))
                            for opt in ("count", "median", "mad", "mean", "days")]
-            self.settings = dict(
+            self.scorer = countscore.Scorer(
                 floor=options.number(name, "floor", self.floor, minimum=0),
                 k=options.number(name, "k", self.k, minimum=0),
                 p_threshold=options.number(name, "p", self.p, minimum=0, maximum=1),
@@ -50,30 +50,33 @@ class TrailwatchScoreCommand(StreamingCommand):
             raise SystemExit(1)
 
     seen_count = False
-    cache = {}
 
     def stream(self, records):
-        names, out, settings = self.fields, self.out, self.settings
-        cache = self.cache
+        # Rows of one entity and hour repeat the same inputs (the search scores each event
+        # after eventstats): the Scorer scores each distinct input once and hands back the
+        # output values already as text.
+        f_count, f_median, f_mad, f_mean, f_days = self.fields
+        o_anomalous, o_state, o_z, o_p, o_reason = self.out
+        row = self.scorer.row
+        seen = self.seen_count
         for record in records:
             get = record.get
-            values = [get(name) for name in names]
-            values = [v[0] if isinstance(v, list) else v for v in values]
-            if values[0] not in (None, ""):
-                self.seen_count = True
-            key = tuple(values)
-            result = cache.get(key)
-            if result is None:
-                # Rows of one entity and hour repeat the same inputs (the search scores each
-                # event after eventstats): score each distinct input once.
-                if len(cache) >= 10000:
-                    cache.clear()
-                result = cache[key] = countscore.score(*values, **settings)
-            record[out[0]] = 1 if result.anomalous else 0
-            record[out[1]] = result.state
-            record[out[2]] = None if result.robust_z is None else round(result.robust_z, 3)
-            record[out[3]] = None if result.poisson_p is None else "%.4g" % result.poisson_p
-            record[out[4]] = result.reason
+            count, median, mad, mean, days = (get(f_count), get(f_median), get(f_mad),
+                                              get(f_mean), get(f_days))
+            if isinstance(count, list):
+                count = count[0]
+            if isinstance(median, list):
+                median = median[0]
+            if isinstance(mad, list):
+                mad = mad[0]
+            if isinstance(mean, list):
+                mean = mean[0]
+            if isinstance(days, list):
+                days = days[0]
+            if not seen and count is not None and count != "":
+                seen = self.seen_count = True
+            (record[o_anomalous], record[o_state], record[o_z], record[o_p],
+             record[o_reason]) = row(count, median, mad, mean, days)
             yield record
         if self._finished and not self.seen_count:
             self.write_warning("trailwatchscore: no record has a value in the count field %r"

@@ -131,3 +131,134 @@ def score(count, median=None, mad=None, mean=None, days=None, floor=1.0, k=3.5,
                                              _fmt(p_threshold)))
     reason = "%s %s%s: %s" % (_fmt(count), label, usual_text, ", ".join(parts))
     return Score(hit, z, p, "anomalous" if hit else "normal", reason)
+
+
+class Scorer(object):
+    """``score`` for a stream of rows with the same settings, answering the output values as
+    the search command writes them: (anomalous "1"/"0", state, robust z rounded to 3 places as
+    text or None, Poisson p as "%.4g" or None, reason). Same decisions and text as ``score``.
+    Inputs are the raw field values; what repeats across rows (a count, a baseline, a robust z
+    or Poisson part, a whole row) is computed once and kept in dicts of at most LIMIT entries."""
+
+    LIMIT = 50000
+
+    def __init__(self, floor=1.0, k=3.5, p_threshold=0.001, min_days=7, method="either",
+                 min_scale=1.0, label="events"):
+        if method not in METHODS:
+            raise ValueError("method must be one of %s" % ", ".join(METHODS))
+        self.settings = dict(floor=floor, k=k, p_threshold=p_threshold, min_days=min_days,
+                             method=method, min_scale=min_scale, label=label)
+        self.floor, self.k, self.p_threshold = floor, k, p_threshold
+        self.min_days, self.method, self.min_scale, self.label = min_days, method, min_scale, label
+        self.k_text, self.p_text = _fmt(k), _fmt(p_threshold)
+        self.floor_text, self.min_days_text = _fmt(floor), _fmt(min_days)
+        self._rows, self._counts, self._days = {}, {}, {}
+        self._z, self._p, self._usual = {}, {}, {}
+
+    def row(self, count, median=None, mad=None, mean=None, days=None):
+        key = (count, median, mad, mean, days)
+        rows = self._rows
+        try:
+            answer = rows.get(key)
+        except TypeError:  # an unhashable value: score it without the memo
+            return self._plain(count, median, mad, mean, days)
+        if answer is None:
+            answer = self._compute(count, median, mad, mean, days)
+            if len(rows) >= self.LIMIT:
+                rows.clear()
+            rows[key] = answer
+        return answer
+
+    def _plain(self, *values):
+        result = score(*values, **self.settings)
+        return ("1" if result.anomalous else "0", result.state,
+                None if result.robust_z is None else str(round(result.robust_z, 3)),
+                None if result.poisson_p is None else "%.4g" % result.poisson_p,
+                result.reason)
+
+    def _memo(self, table, key, value):
+        if len(table) >= self.LIMIT:
+            table.clear()
+        table[key] = value
+        return value
+
+    def _compute(self, count_raw, median_raw, mad_raw, mean_raw, days_raw):
+        known = self._counts.get(count_raw)
+        if known is None:
+            number = _num(count_raw)
+            known = self._memo(self._counts, count_raw,
+                               (number, None if number is None else _fmt(number)))
+        count, count_text = known
+        if count is None:
+            return ("0", "no_count", None, None, "no count to score")
+        key = (count_raw, median_raw, mad_raw)
+        z_part = self._z.get(key)
+        if z_part is None:
+            median = _num(median_raw)
+            if median is None:
+                z_part = (None, None, False, None)
+            else:
+                z = robust_z(count, median, _num(mad_raw) or 0.0, self.min_scale)
+                hit = z > self.k
+                z_part = (z, str(round(z, 3)), hit, "robust z %.1f %s %s"
+                          % (z, "above" if hit else "within", self.k_text))
+            self._memo(self._z, key, z_part)
+        key = (count_raw, mean_raw)
+        p_part = self._p.get(key)
+        if p_part is None:
+            mean = _num(mean_raw)
+            if mean is None:
+                p_part = (None, None, False, None)
+            else:
+                p = poisson_tail(count, mean)
+                hit = p < self.p_threshold
+                p_part = (p, "%.4g" % p, hit, "Poisson p %.2g %s %s"
+                          % (p, "below" if hit else "not below", self.p_text))
+            self._memo(self._p, key, p_part)
+        key = (median_raw, mad_raw, mean_raw)
+        usual_text = self._usual.get(key)
+        if usual_text is None:
+            median, mad, mean = _num(median_raw), _num(mad_raw), _num(mean_raw)
+            usual = []
+            if median is not None:
+                usual.append("median %s, MAD %s" % (_fmt(median), _fmt(mad or 0)))
+            if mean is not None:
+                usual.append("mean %s" % _fmt(mean))
+            usual_text = self._memo(self._usual, key,
+                                    (" (usual: %s)" % "; ".join(usual)) if usual else "")
+        have = self._days.get(days_raw)
+        if have is None:
+            days = _num(days_raw)
+            learning = self.min_days > 0 and (days is None or days < self.min_days)
+            have = self._memo(self._days, days_raw, (
+                learning, ("no" if days is None else _fmt(days)) if learning else None))
+        z, z_text, robust_hit, z_reason = z_part
+        p, p_text, poisson_hit, p_reason = p_part
+        if have[0]:
+            return ("0", "learning", z_text, p_text,
+                    "%s %s%s, but the baseline has %s of the %s days it needs (learning)"
+                    % (count_text, self.label, usual_text, have[1], self.min_days_text))
+        if count < self.floor:
+            return ("0", "below_floor", z_text, p_text, "%s %s is below the floor of %s"
+                    % (count_text, self.label, self.floor_text))
+        if z is None and p is None:
+            return ("0", "no_baseline", None, None,
+                    "%s %s but no baseline (median or mean) for this entity"
+                    % (count_text, self.label))
+        method = self.method
+        if method == "either":
+            hit = robust_hit or poisson_hit
+        elif method == "robust":
+            hit = robust_hit
+        elif method == "poisson":
+            hit = poisson_hit
+        else:
+            hit = robust_hit and poisson_hit
+        if z_reason is None:
+            parts = p_reason
+        elif p_reason is None:
+            parts = z_reason
+        else:
+            parts = z_reason + ", " + p_reason
+        return ("1" if hit else "0", "anomalous" if hit else "normal", z_text, p_text,
+                "%s %s%s: %s" % (count_text, self.label, usual_text, parts))
