@@ -153,6 +153,25 @@ def test_score_decisions_and_reasons():
     assert countscore.score(5, days=10).state == "no_baseline"
 
 
+
+@pytest.mark.parametrize("method", countscore.METHODS)
+def test_scorer_rows_match_score(method):
+    # trailwatchscore writes Scorer.row (memoised, text out); it must say what score() says.
+    settings = dict(floor=5, k=3.5, p_threshold=0.001, min_days=7, method=method, label="x")
+    scorer = countscore.Scorer(**settings)
+    scorer.LIMIT = 50  # the memo dicts fill and clear during the run
+    values = ["", None, "0", "1", "2", "3.5", "10", "0.25", "1e3", "abc", "nan", "7", "-3", "60", "14"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        row = tuple(rng.choice(values) for _ in range(5))
+        result = countscore.score(*row, **settings)
+        assert scorer.row(*row) == (
+            "1" if result.anomalous else "0", result.state,
+            None if result.robust_z is None else str(round(result.robust_z, 3)),
+            None if result.poisson_p is None else "%.4g" % result.poisson_p, result.reason), row
+    assert scorer.row(["12", "13"], "1", "1", "1", "30") == scorer._plain(["12", "13"], "1", "1", "1", "30")
+
+
 # ---- CIDR intervals --------------------------------------------------------------------------
 
 RANGES = [
