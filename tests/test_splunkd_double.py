@@ -634,3 +634,32 @@ def test_ucc_rest_endpoint_masks_unless_cred_requested(splunkd):  # noqa: F811
     clear = get("ta_trailwatch_settings/proxy?output_mode=json&--cred--=1")[0]["content"]
     assert clear["proxy_password"] == "UccRest-Pass-1"
     assert [e["name"] for e in get("ta_trailwatch_settings?output_mode=json")] == ["logging", "proxy"]
+
+
+def test_data_inputs_create_list_edit_delete(splunkd):  # noqa: F811
+    import json as _json
+    import urllib.parse
+    import urllib.request
+
+    def call(method, path, form=None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        request = urllib.request.Request(
+            splunkd.uri + "/servicesNS/nobody/TA-trailwatch/data/inputs/" + path
+            + "?output_mode=json", data=data, method=method,
+            headers={"Authorization": "Splunk " + splunkd.session_key})
+        with urllib.request.urlopen(request) as response:
+            return response.status, _json.loads(response.read())
+
+    status, _ = call("POST", "aws_s3_posture", {"name": "prod", "account": "prod",
+                                                 "interval": "3600"})
+    assert status == 201
+    assert splunkd.stanza("inputs", "aws_s3_posture://prod") == {"account": "prod",
+                                                                  "interval": "3600"}
+    call("POST", "aws_s3_posture/prod", {"interval": "600"})
+    _, listing = call("GET", "aws_s3_posture")
+    assert [(e["name"], e["content"]["interval"]) for e in listing["entry"]] == [("prod", "600")]
+    call("DELETE", "aws_s3_posture/prod")
+    assert "aws_s3_posture://prod" not in splunkd.conf("inputs")
+    with pytest.raises(UrlHTTPError) as err:
+        call("GET", "aws_s3_posture/prod")
+    assert err.value.code == 404

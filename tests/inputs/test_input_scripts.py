@@ -145,8 +145,8 @@ def test_checkpoints_of_a_deleted_input_are_cleared_and_no_others(installed):
 
 def test_the_input_rest_handler_clears_checkpoints_after_deleting(installed, monkeypatch,
                                                                   tmp_path):
-    """The handler's own step. (The splunkd double does not serve data/inputs, so the
-    deletion of the stanza itself, splunktaucclib's part, is stood in for here.)"""
+    """Deleting an input through its REST handler deletes the stanza (splunktaucclib, over
+    splunkd's data/inputs) and then its checkpoints, and nothing else."""
     sys.path.insert(0, os.path.join(ROOT, "tests", "fake_splunk"))
     # splunkd runs a handler from $SPLUNK_HOME/etc/apps/<app>/bin; splunktaucclib derives the
     # app name from that path.
@@ -160,7 +160,6 @@ def test_the_input_rest_handler_clears_checkpoints_after_deleting(installed, mon
     sys.path.insert(0, APP_BIN)
     import trailwatch_input_rh
     from splunk import admin
-    from splunktaucclib.rest_handler.admin_external import AdminExternalHandler
     from splunktaucclib.rest_handler.endpoint import DataInputModel, RestModel
 
     from trailwatch.splunk import input_checkpoints
@@ -168,15 +167,19 @@ def test_the_input_rest_handler_clears_checkpoints_after_deleting(installed, mon
     store = input_checkpoints.KvCheckpoints(installed.session_key, installed.uri,
                                             "aws_cloudtrail_sqs", "gone")
     store.save("file_abc", {"t": 1})
-    steps = []
-    monkeypatch.setattr(AdminExternalHandler, "handleRemove",
-                        lambda self, conf_info: steps.append(("deleted", self.callerArgs.id)))
+    kept = input_checkpoints.KvCheckpoints(installed.session_key, installed.uri,
+                                           "aws_cloudtrail_sqs", "stays")
+    kept.save("file_xyz", {"t": 2})
+    installed.set_stanza("inputs", "aws_cloudtrail_sqs://gone", {"account": "prod"})
+    installed.set_stanza("inputs", "aws_cloudtrail_sqs://stays", {"account": "prod"})
     endpoint = DataInputModel("aws_cloudtrail_sqs", RestModel([], name=None))
     handler_class = type("InputHandler", (trailwatch_input_rh.InputHandler,), {"endpoint": endpoint})
     handler = handler_class(admin.ACTION_REMOVE, admin.CallerArgs("gone", {}), installed.session_key)
     handler.handleRemove(admin.ConfInfo())
-    assert steps == [("deleted", "gone")]
+    assert "aws_cloudtrail_sqs://gone" not in installed.conf("inputs")
+    assert "aws_cloudtrail_sqs://stays" in installed.conf("inputs")
     assert store.get("file_abc") is None
+    assert kept.get("file_xyz") == {"t": 2}
 
 
 # ------------------------------------------------------------------------ permissions

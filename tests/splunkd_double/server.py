@@ -595,10 +595,54 @@ class SplunkdDouble:
             return self._ep_receivers_simple(ctx)
         if parts[:2] == ["data", "indexes"]:
             return self._ep_indexes(ctx, rest[2:])
+        if parts[:2] == ["data", "inputs"] and len(parts) in (3, 4):
+            return self._ep_data_inputs(ctx, parts[2], parts[3] if len(parts) == 4 else None)
         if head == "messages":
             return self._ep_messages(ctx, rest[1:])
         if head.startswith(self.rest_root + "_") and len(parts) <= 2:
             return self._ep_ucc_rest(ctx, head, parts[1:])
+        raise _NotImplementedHere()
+
+    def _ep_data_inputs(self, ctx, input_type, name):
+        """Modular input stanzas (``data/inputs/<type>[/<name>]``), kept as ``<type>://<name>``
+        stanzas of the app's inputs.conf: list, read, create, edit, delete."""
+        app = self._app(ctx.app if ctx.app not in (None, "-") else None)
+        title = input_type
+        prefix = input_type + "://"
+        with self._lock:
+            stanzas = self._confs.setdefault(app, {}).setdefault("inputs", {})
+
+            def entity(stanza_name):
+                return Entity(stanza_name[len(prefix):], title,
+                              dict(stanzas[stanza_name]["fields"]), owner="nobody", app=app)
+
+            if name is None:
+                if ctx.method == "GET":
+                    entities = [entity(k) for k in sorted(stanzas) if k.startswith(prefix)]
+                    return self._feed_response(ctx, 200, title, entities)
+                if ctx.method == "POST":
+                    new = ctx.param("name")
+                    if not new:
+                        raise _HttpError(400, "Missing argument: name")
+                    if prefix + new in stanzas:
+                        raise _HttpError(409, "An object with name=%s already exists" % new)
+                    stanzas[prefix + new] = {"fields": ctx.fields(exclude=("name",)),
+                                             "owner": "nobody", "sharing": "app",
+                                             "updated": time.time()}
+                    return self._feed_response(ctx, 201, title, [entity(prefix + new)])
+                raise _NotImplementedHere()
+            key = prefix + name
+            if key not in stanzas:
+                raise _HttpError(404, "Could not find object id=%s" % name)
+            if ctx.method == "GET":
+                return self._feed_response(ctx, 200, title, [entity(key)])
+            if ctx.method == "POST":
+                stanzas[key]["fields"].update(ctx.fields())
+                stanzas[key]["updated"] = time.time()
+                return self._feed_response(ctx, 200, title, [entity(key)])
+            if ctx.method == "DELETE":
+                del stanzas[key]
+                return self._feed_response(ctx, 200, title, [])
         raise _NotImplementedHere()
 
     def _ep_ucc_rest(self, ctx, conf_file, names):
