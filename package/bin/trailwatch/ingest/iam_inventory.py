@@ -297,17 +297,7 @@ def run(ctx, settings):
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         events = list(pool.map(one, users))
-    source = "%s:%s" % (INPUT_TYPE, ctx.account_id)
-
-    def write(writer):
-        for event in events:
-            writer.write_event(json.dumps(event, sort_keys=True, separators=(",", ":")),
-                               time=snapshot_time, source=source, sourcetype=SOURCETYPE,
-                               index=ctx.index, host=ctx.host)
-        return len(events)
-
-    ctx.write(write)
-    ctx.ingested(SOURCETYPE, len(events), source)
+    ctx.write_snapshot(events, snapshot_time, SOURCETYPE)
     ctx.logger.info(
         "IAM inventory of account %s (%s): %d users, %d with administrator-level policies, "
         "%d with console access but no MFA; %.1f s.", ctx.account_id, ctx.account_name,

@@ -14,6 +14,7 @@ Rules every input follows with it:
 
 Python 3.9 to 3.13.
 """
+import json
 import threading
 import time
 
@@ -44,6 +45,21 @@ class RunContext(object):
             result = fn(self.writer)
             self.writer.flush()
             return result
+
+    def write_snapshot(self, events, snapshot_time, sourcetype):
+        """Write snapshot events (posture, inventory) as compact JSON, one per object, with
+        source ``<input type>:<account id>``, and report them as ingested."""
+        source = "%s:%s" % (self.input_type, self.account_id)
+
+        def write(writer):
+            for event in events:
+                writer.write_event(json.dumps(event, sort_keys=True, separators=(",", ":")),
+                                   time=snapshot_time, source=source, sourcetype=sourcetype,
+                                   index=self.index, host=self.host)
+            return len(events)
+
+        self.write(write)
+        self.ingested(sourcetype, len(events), source)
 
     def ingested(self, sourcetype, count, source=None):
         """Report events handed to Splunk (for UCC's monitoring dashboard)."""

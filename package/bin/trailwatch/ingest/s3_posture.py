@@ -21,7 +21,6 @@ Python 3.9 to 3.13.
 """
 import datetime
 import ipaddress
-import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -359,17 +358,7 @@ def run(ctx, settings):
 
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         events = [e for e in pool.map(one, buckets) if e is not None]
-    source = "%s:%s" % (INPUT_TYPE, ctx.account_id)
-
-    def write(writer):
-        for event in events:
-            writer.write_event(json.dumps(event, sort_keys=True, separators=(",", ":")),
-                               time=snapshot_time, source=source, sourcetype=SOURCETYPE,
-                               index=ctx.index, host=ctx.host)
-        return len(events)
-
-    ctx.write(write)
-    ctx.ingested(SOURCETYPE, len(events), source)
+    ctx.write_snapshot(events, snapshot_time, SOURCETYPE)
     public = sum(1 for e in events if e["effective_public"])
     unknown = sum(1 for e in events if e["effective_public"] is None)
     ctx.logger.info(
