@@ -61,6 +61,7 @@ def test_provider_reuses_sessions_and_finds_accounts_by_id(splunkd, moto_iam, aw
           role_arn="arn:aws:iam::210987654321:role/Remote")
     provider = SessionProvider(splunkd.session_key, splunkd.uri)
     assert provider.get("keys") is provider.get("keys")
-    assert provider.by_account_id(ACCOUNT_ID) is provider.get("keys")
-    assert provider.by_account_id("210987654321") is provider.get("other")
-    assert provider.by_account_id("999999999999") is None
+    assert provider.account_for_id(ACCOUNT_ID) == "keys"
+    assert provider.account_for_id("210987654321") == "other"
+    assert provider.account_for_id("999999999999") is None
+    assert sorted(provider.stored_accounts()) == ["keys", "other"]

@@ -8,7 +8,8 @@ status 0 when every row ended without failure and every audit event was written,
 import os
 
 from trailwatch import redact
-from trailwatch.aws.session import AccountConfig, AccountError, ProxyConfig, build_session
+from trailwatch.aws.session import AccountError
+from trailwatch.splunk.sessions import SessionProvider
 from trailwatch.govern import registry
 from trailwatch.govern.core import FAILURE, GovernError, truthy
 from trailwatch.govern.engine import Environment, run_action
@@ -26,61 +27,30 @@ class AccountSessions(object):
     """(account name, aws account id) -> (stored account name, AwsSession), cached per run.
 
     With no account name, the stored account acting in the row's AWS account is chosen: the
-    account of its role ARN, or of its keys (sts:GetCallerIdentity) when it has no role."""
+    account of its role ARN, or of its keys (sts:GetCallerIdentity) when it has no role.
+    Sessions come from the shared trailwatch.splunk.sessions.SessionProvider; this adds the
+    governance errors."""
 
     def __init__(self, session_key, server_uri, session_name="trailwatch-governance"):
-        self.session_key = session_key
-        self.server_uri = server_uri
-        self.session_name = session_name
-        self._proxy = None
-        self._proxy_loaded = False
-        self._sessions = {}
-        self._account_ids = {}
-
-    def proxy(self):
-        if not self._proxy_loaded:
-            self._proxy = ProxyConfig.from_conf(config.load_proxy(self.session_key, self.server_uri))
-            self._proxy_loaded = True
-        return self._proxy
-
-    def session(self, name, fields=None):
-        if name not in self._sessions:
-            fields = fields or config.load_account(self.session_key, self.server_uri, name)
-            account = AccountConfig.from_conf(name, fields)
-            self._sessions[name] = build_session(account, proxy=self.proxy(),
-                                                 session_name=self.session_name)
-        return self._sessions[name]
+        self._provider = SessionProvider(session_key, server_uri, session_name=session_name)
 
     def __call__(self, account_name, aws_account_id):
         try:
             if account_name:
-                return account_name, self.session(account_name)
+                return account_name, self._provider.get(account_name)
             if not aws_account_id:
                 raise GovernError("No AWS account to act with: set the action's account option "
                                   "(the alert row has no aws_account_id either).", "NoAccount")
-            accounts = config.load_accounts(self.session_key, self.server_uri)
-            for name, fields in accounts.items():
-                if self._account_id(name, fields) == aws_account_id:
-                    return name, self.session(name, fields)
-            raise GovernError(
-                "None of the stored AWS accounts (%s) acts in AWS account %s: add one under "
-                "Configuration > Accounts or set the action's account option."
-                % (", ".join(sorted(accounts)) or "none", aws_account_id), "NoAccount")
+            name = self._provider.account_for_id(aws_account_id)
+            if name is None:
+                raise GovernError(
+                    "None of the stored AWS accounts (%s) acts in AWS account %s: add one under "
+                    "Configuration > Accounts or set the action's account option."
+                    % (", ".join(sorted(self._provider.stored_accounts())) or "none",
+                       aws_account_id), "NoAccount")
+            return name, self._provider.get(name)
         except (config.ConfigError, AccountError) as exc:
             raise GovernError(str(exc), "AccountConfiguration")
-
-    def _account_id(self, name, fields):
-        if name not in self._account_ids:
-            role = (fields.get("role_arn") or "").split(":")
-            if len(role) > 4 and role[4]:
-                self._account_ids[name] = role[4]
-            else:
-                try:
-                    identity = self.session(name, fields).client("sts").get_caller_identity()
-                    self._account_ids[name] = identity["Account"]
-                except Exception:  # an unusable account simply does not match
-                    self._account_ids[name] = None
-        return self._account_ids[name]
 
 
 def options_of(helper, action):
@@ -113,12 +83,15 @@ def process_alert(action_name, helper):
     """Run governance action `action_name` on every result row; returns the exit status."""
     action = registry.get(action_name)
     options = options_of(helper, action)
-    level = "INFO"
+    level, level_error = "INFO", None
     try:
         level = config.load_log_level(helper.session_key, helper.settings.get("server_uri"))
-    except Exception:
-        pass
+    except config.ConfigError as exc:
+        level_error = exc
     logger = get_logger(action_name, level)
+    if level_error is not None:
+        logger.warning("Log level not read from the add-on settings (%s); using INFO.",
+                       level_error)
     dry_run = truthy(options.get("dry_run"))
     env = build_environment(helper, logger, options.get("audit_index"))
     status = 0
