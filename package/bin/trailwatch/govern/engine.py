@@ -144,7 +144,8 @@ def _run(action, row, options, env, result):
     result.rollback = action.rollback_text(target, before).replace("<action_id>", result.action_id)
     record = _record(result, action, target, before, steps, env, KIND_ACTION)
     env.store.put(record)  # the snapshot exists before the first write
-    try:
+
+    def change():
         responses = []
         for step in steps:
             responses.append(_call(ctx, step.service, step.operation, target,
@@ -162,14 +163,9 @@ def _run(action, row, options, env, result):
         if problems:
             raise GovernError("The change did not verify: %s." % "; ".join(problems),
                               "VerificationFailed")
-    except Exception as exc:
-        record["status"] = STATUS_FAILED
-        record["error"] = redact.scrub(str(exc))
-        env.store.put(record)
-        raise
-    record["status"] = STATUS_DONE
-    record["after"] = after
-    env.store.put(record)
+        return after
+
+    _settle(env, record, change)
     return result.finish(SUCCESS, "Done: %s." % "; ".join(s.description for s in steps))
 
 
@@ -296,7 +292,8 @@ def _undo(record, action, action_id, env, result):
     undo_record = _record(result, action, target, current, steps, env, KIND_UNDO)
     undo_record["undo_of"] = action_id
     env.store.put(undo_record)
-    try:
+
+    def restore():
         for step in steps:
             _call(ctx, step.service, step.operation, target, lambda s=step: ctx.call(s))
         after = action.read_state(ctx, target)
@@ -305,14 +302,9 @@ def _undo(record, action, action_id, env, result):
         if problems:
             raise GovernError("The restore did not verify: %s." % "; ".join(problems),
                               "VerificationFailed")
-    except Exception as exc:
-        undo_record["status"] = STATUS_FAILED
-        undo_record["error"] = redact.scrub(str(exc))
-        env.store.put(undo_record)
-        raise
-    undo_record["status"] = STATUS_DONE
-    undo_record["after"] = after
-    env.store.put(undo_record)
+        return after
+
+    _settle(env, undo_record, restore)
     record["status"] = STATUS_UNDONE
     record["undone_by"] = result.action_id
     record["undone_at"] = iso(env.clock())
@@ -321,6 +313,22 @@ def _undo(record, action, action_id, env, result):
     text = ("Restored the snapshot of action %s: %s." % (action_id, "; ".join(s.description for s in steps))
             if steps else "The current state already equals the snapshot of action %s." % action_id)
     return result.finish(outcome, text)
+
+
+def _settle(env, record, work):
+    """Run ``work()`` (the writes and their read-back); the stored record ends ``done`` with
+    the state read back, or ``failed`` with the (scrubbed) reason, and the error goes on."""
+    try:
+        after = work()
+    except Exception as exc:
+        record["status"] = STATUS_FAILED
+        record["error"] = redact.scrub(str(exc))
+        env.store.put(record)
+        raise
+    record["status"] = STATUS_DONE
+    record["after"] = after
+    env.store.put(record)
+    return after
 
 
 def _restored_view(action, snapshot, after):
