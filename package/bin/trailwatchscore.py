@@ -61,22 +61,11 @@ class TrailwatchScoreCommand(StreamingCommand):
         seen = self.seen_count
         for record in records:
             get = record.get
-            count, median, mad, mean, days = (get(f_count), get(f_median), get(f_mad),
-                                              get(f_mean), get(f_days))
-            if isinstance(count, list):
-                count = count[0]
-            if isinstance(median, list):
-                median = median[0]
-            if isinstance(mad, list):
-                mad = mad[0]
-            if isinstance(mean, list):
-                mean = mean[0]
-            if isinstance(days, list):
-                days = days[0]
+            count = get(f_count)
             if not seen and count is not None and count != "":
                 seen = self.seen_count = True
             (record[o_anomalous], record[o_state], record[o_z], record[o_p],
-             record[o_reason]) = row(count, median, mad, mean, days)
+             record[o_reason]) = row(count, get(f_median), get(f_mad), get(f_mean), get(f_days))
             yield record
         if self._finished and not self.seen_count:
             self.write_warning("trailwatchscore: no record has a value in the count field %r"

@@ -198,6 +198,18 @@ def test_score_renamed_fields_and_method(app):
     assert rows_of(answers)[0]["s_state"] == "normal"
 
 
+def test_score_multivalue_fields_count_by_their_first_value(app):
+    rows = [{"user": "mv", "count": ["30", "1"], "median": ["2", "40"], "mad": "1", "mean": "2",
+             "days": "20"},
+            {"user": "single", "count": "30", "median": "2", "mad": "1", "mean": "2", "days": "20"}]
+    _i, answers, proc = run_command("trailwatchscore.py", ["floor=5"], rows, app_dir=app)
+    out = {r["user"]: r for r in rows_of(answers)}
+    assert proc.returncode == 0, proc.stderr_text()
+    assert out["mv"]["score_state"] == "anomalous"
+    assert {k: v for k, v in out["mv"].items() if k.startswith("score_")} == \
+        {k: v for k, v in out["single"].items() if k.startswith("score_")}
+
+
 @pytest.mark.parametrize("args, message", [
     (["p=2"], "trailwatchscore: p must be a number from 0 to 1, not '2'"),
     (["method=mean"], "method must be one of either, both, robust, poisson"),

@@ -169,7 +169,15 @@ def test_scorer_rows_match_score(method):
             "1" if result.anomalous else "0", result.state,
             None if result.robust_z is None else str(round(result.robust_z, 3)),
             None if result.poisson_p is None else "%.4g" % result.poisson_p, result.reason), row
-    assert scorer.row(["12", "13"], "1", "1", "1", "30") == scorer._plain(["12", "13"], "1", "1", "1", "30")
+
+
+def test_scorer_multivalue_inputs_count_by_their_first_value():
+    scorer = countscore.Scorer(floor=5)
+    single = scorer.row("12", "1", "1", "1", "30")
+    assert single[1] == "anomalous"
+    assert scorer.row(["12", "3"], ["1", "9"], "1", ["1"], "30") == single
+    assert scorer.row([], "1", "1", "1", "30")[1] == "no_count"  # an empty multivalue is no value
+    assert scorer.row("12", "1", "1", "1", ["2", "30"])[1] == "learning"
 
 
 # ---- CIDR intervals --------------------------------------------------------------------------

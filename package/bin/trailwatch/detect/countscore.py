@@ -156,12 +156,19 @@ class Scorer(object):
         self._z, self._p, self._usual = {}, {}, {}
 
     def row(self, count, median=None, mad=None, mean=None, days=None):
+        """The output values for one row; a multivalue input (a list, as splunklib hands a
+        multivalue field) counts by its first value."""
         key = (count, median, mad, mean, days)
         rows = self._rows
         try:
             answer = rows.get(key)
-        except TypeError:  # an unhashable value: score it without the memo
-            return self._plain(count, median, mad, mean, days)
+        except TypeError:  # a list (multivalue) or another unhashable value
+            values = [value[0] if value.__class__ is list and value else value for value in key]
+            values = [None if value.__class__ is list else value for value in values]
+            try:
+                return self.row(*values)
+            except TypeError:
+                return self._plain(*values)
         if answer is None:
             answer = self._compute(count, median, mad, mean, days)
             if len(rows) >= self.LIMIT:
