@@ -262,6 +262,31 @@ def test_b07_quiet(tmp_path, case):
     assert with_baselines(tmp_path, B07_HISTORY, B07_NEGATIVE[case], B07) == []
 
 
+# ---- Baseline - User admin actions (read by B07's first-time rule) -------------------------
+
+USER_ACTIONS = "TrailWatch - Baseline - User admin actions"
+
+
+def test_user_actions_baseline_holds_admin_calls_only(tmp_path):
+    # Two runs, as the schedule makes them: the second merges into what the first wrote.
+    # RunInstances (any type, by an admin or not) and read calls must not become rows.
+    first = [iam_call(H0 + 3600), iam_call(H0 + 7200), iam_call(H0 + 5400, "CreateAccessKey"),
+             run_instances(H0 + 3600, 2), run_instances(H0 + 4000, 1, "bob", "g5.xlarge"),
+             record(H0 + 3700, "ListUsers", "iam.amazonaws.com")]
+    second = [iam_call(T0 - 600), iam_call(T0 - 300, "DeleteTrail", "bob"),
+              run_instances(T0 - 500, 1, itype="p4d.24xlarge"), run_instances(T0 - 400, 3, "bob")]
+    sc = Scenario(tmp_path)
+    sc.run(USER_ACTIONS, first, H0 + 3 * 3600)
+    sc.run(USER_ACTIONS, second, T0)
+    rows = sc.lookup("trailwatch_baseline_user_actions")
+    got = {(r["user"], r["eventName"]): (float(r["first_seen"]), float(r["last_seen"])) for r in rows}
+    assert got == {
+        ("alice", "AttachUserPolicy"): (H0 + 3600, T0 - 600),
+        ("alice", "CreateAccessKey"): (H0 + 5400, H0 + 5400),
+        ("bob", "DeleteTrail"): (T0 - 300, T0 - 300),
+    }, rows
+
+
 # ---- B06 -----------------------------------------------------------------------------------
 
 B06 = "TrailWatch - Multiple failed login attempts"
