@@ -65,3 +65,21 @@ def test_provider_reuses_sessions_and_finds_accounts_by_id(splunkd, moto_iam, aw
     assert provider.account_for_id("210987654321") == "other"
     assert provider.account_for_id("999999999999") is None
     assert sorted(provider.stored_accounts()) == ["keys", "other"]
+
+
+def test_provider_gives_the_account_to_check_before_its_session(splunkd, moto_iam, aws_endpoint):  # noqa: F811
+    """Inputs validate an account with AWS before they take its session: one read of the
+    stored account serves both."""
+    aws_endpoint(moto_iam.url)
+    key, secret = moto_iam.make_user("checked-user")
+    store(splunkd, "prod", key, secret, region="eu-west-1")
+    provider = SessionProvider(splunkd.session_key, splunkd.uri, session_name="trailwatch-ct")
+    account = provider.account("prod")
+    assert (account.name, account.access_key_id, account.region) == ("prod", key, "eu-west-1")
+    assert provider.account("prod") is account
+    assert provider.proxy() is None
+    session = provider.get("prod")
+    assert session.account is account
+    assert session.client("sts").get_caller_identity()["Arn"].endswith(":user/checked-user")
+    with pytest.raises(config.ConfigError, match="'nope' is not configured"):
+        provider.account("nope")

@@ -9,8 +9,9 @@ A run:
 1. opens the input's log, ``$SPLUNK_HOME/var/log/splunk/ta_trailwatch_<type>_<name>.log``, at
    the level of Configuration > Logging (read from splunkd with the definition's
    ``server_uri`` and ``session_key``, never with solnlib's host-less defaults);
-2. reads the account and proxy, checks the account's credentials with AWS (a clear message
-   when they are wrong), builds the AWS session (trailwatch.aws.session);
+2. reads the account and proxy through trailwatch.splunk.sessions.SessionProvider, checks the
+   account's credentials with AWS (a clear message when they are wrong), then takes the AWS
+   session from the same provider;
 3. runs the input's collection with a RunContext: events to stdout
    (trailwatch.ingest.xml_stream), checkpoints in the KV store, solnlib's logging vocabulary
    (``modular_input_start``/``events_ingested``/``modular_input_end``, ``exc_l`` labels) for
@@ -28,7 +29,7 @@ import threading
 
 from solnlib import log
 
-from trailwatch.aws.session import AccountConfig, AccountError, ProxyConfig, build_session
+from trailwatch.aws.session import AccountError
 from trailwatch.aws.validation import AccountValidationError, validate_account
 from trailwatch.ingest import cloudtrail_api, cloudtrail_sqs, iam_inventory, s3_posture
 from trailwatch.ingest.input_settings import InputSettingsError
@@ -36,6 +37,7 @@ from trailwatch.ingest.run_context import RunContext
 from trailwatch.ingest.xml_stream import EventStreamWriter
 from trailwatch.splunk import config, logs
 from trailwatch.splunk.input_checkpoints import CheckpointError, KvCheckpoints
+from trailwatch.splunk.sessions import SessionProvider
 
 INPUTS = {
     cloudtrail_api.INPUT_TYPE: cloudtrail_api,
@@ -81,11 +83,6 @@ def _short_name(stanza):
     return stanza.split("://", 1)[-1]
 
 
-def _account(session_key, server_uri, account_name):
-    fields = config.load_account(session_key, server_uri, account_name)
-    return AccountConfig.from_conf(account_name, fields)
-
-
 def validate(input_type, definition):
     """``--validate-arguments``: raise ValueError with the message the form shows."""
     module = INPUTS[input_type]
@@ -93,9 +90,8 @@ def validate(input_type, definition):
     try:
         settings = module.Settings.parse(params)
         metadata = definition.metadata
-        account = _account(metadata.get("session_key"), metadata.get("server_uri"),
-                           settings.account)
-        settings.check_account(account)
+        provider = SessionProvider(metadata.get("session_key"), metadata.get("server_uri"))
+        settings.check_account(provider.account(settings.account))
     except (InputSettingsError, config.ConfigError, AccountError) as exc:
         raise ValueError(str(exc)) from None
 
@@ -140,11 +136,12 @@ def _run(module, input_type, stanza, name, params, metadata, writer, stop, logge
     server_uri = metadata.get("server_uri")
     session_key = metadata.get("session_key")
     index = (params.get("index") or "").strip() or None
+    provider = SessionProvider(session_key, server_uri, session_name="trailwatch-%s" % name)
     try:
         settings = module.Settings.parse(params)
-        account = _account(session_key, server_uri, settings.account)
+        account = provider.account(settings.account)
         settings.check_account(account)
-        proxy = ProxyConfig.from_conf(config.load_proxy(session_key, server_uri))
+        proxy = provider.proxy()
     except (InputSettingsError, config.ConfigError, AccountError) as exc:
         log.log_configuration_error(logger, exc, full_msg=False,
                                     msg_before="Input %s cannot run: " % stanza)
@@ -162,7 +159,7 @@ def _run(module, input_type, stanza, name, params, metadata, writer, stop, logge
         log.log_server_error(logger, exc, full_msg=False,
                              msg_before="Input %s cannot run: " % stanza)
         return
-    session = build_session(account, proxy=proxy, session_name="trailwatch-%s" % name)
+    session = provider.get(account.name)
     logger.info("Input %s collects with %s, AWS account id %s.", stanza, session.describe(),
                 identity.account_id)
 

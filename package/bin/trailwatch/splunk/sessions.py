@@ -24,6 +24,7 @@ class SessionProvider(object):
         self._session_key = session_key
         self._server_uri = server_uri
         self._kwargs = kwargs
+        self._configs = {}
         self._sessions = {}
         self._account_ids = {}
         self._accounts = None
@@ -32,6 +33,7 @@ class SessionProvider(object):
         self._lock = threading.RLock()
 
     def proxy(self):
+        """The configured ProxyConfig, or None when no proxy is enabled (read once)."""
         with self._lock:
             if not self._proxy_loaded:
                 self._proxy = ProxyConfig.from_conf(
@@ -46,16 +48,23 @@ class SessionProvider(object):
                 self._accounts = config.load_accounts(self._session_key, self._server_uri)
             return self._accounts
 
+    def account(self, account_name, fields=None):
+        """The AccountConfig of stored account `account_name`, read once (`fields` saves the
+        read when known): for a caller that checks or validates it before get()."""
+        with self._lock:
+            if account_name not in self._configs:
+                if fields is None:
+                    fields = config.load_account(self._session_key, self._server_uri,
+                                                 account_name)
+                self._configs[account_name] = AccountConfig.from_conf(account_name, fields)
+            return self._configs[account_name]
+
     def get(self, account_name, fields=None):
         """The session of stored account `account_name` (`fields` saves a read when known)."""
         with self._lock:
             if account_name not in self._sessions:
-                if fields is None:
-                    fields = config.load_account(self._session_key, self._server_uri,
-                                                 account_name)
-                account = AccountConfig.from_conf(account_name, fields)
-                self._sessions[account_name] = build_session(account, proxy=self.proxy(),
-                                                             **self._kwargs)
+                self._sessions[account_name] = build_session(
+                    self.account(account_name, fields), proxy=self.proxy(), **self._kwargs)
             return self._sessions[account_name]
 
     def account_for_id(self, aws_account_id):
