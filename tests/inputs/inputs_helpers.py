@@ -11,6 +11,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -124,6 +125,43 @@ def start_input(python, input_type, stdin, env, stdout):
     proc.stdin.write(stdin)
     proc.stdin.close()
     return proc
+
+
+def crash_loop(out_dir, input_type, stdin, env, expected, kill_runs, kill_after, max_runs,
+               done, python=sys.executable):
+    """Run an input again and again as splunkd does after crashes: each of the first
+    `kill_runs` runs is SIGKILLed after a random `kill_after` (low, high) seconds unless it has
+    ended; the runs after those go to their end until ``done(exit_status, ids)`` says the work
+    is over (it may wait, e.g. for messages to come back), at most `max_runs` runs in all.
+
+    Fails unless a kill cut a run that had written events (else the test tested nothing).
+    Returns (ids of `expected` never delivered, count of duplicate deliveries)."""
+    random = rng()
+    delivered = []
+    runs = []  # (exit status, events written) per run
+    kills = 0
+    for attempt in range(max_runs):
+        out_path = out_dir / ("out-%d.xml" % attempt)
+        with open(out_path, "wb") as out:
+            proc = start_input(python, input_type, stdin, env, out)
+            if attempt < kill_runs:
+                time.sleep(random.uniform(*kill_after))
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    kills += 1
+            proc.wait(120)
+            proc.stderr.close()
+        with open(out_path, "rb") as handle:
+            ids = event_ids(parse_stream(handle.read()))
+        delivered.extend(ids)
+        runs.append((proc.returncode, len(ids)))
+        if attempt >= kill_runs and done(proc.returncode, ids):
+            break
+    assert kills >= 1 and any(status == -9 and count for status, count in runs), runs
+    duplicates = len(delivered) - len(set(delivered))
+    print("%s crash test: runs (status, events) %s, %d duplicates"
+          % (input_type, runs, duplicates))
+    return set(expected) - set(delivered), duplicates
 
 
 def read_log(splunk_home, input_type, name):

@@ -2,20 +2,18 @@
 the loopback fake (real pagination, newest first, 2 requests/s per region), STS by moto,
 configuration and KV store checkpoints by the splunkd double."""
 import json
-import signal
 import sys
 import time
 
 import pytest
 from inputs_helpers import (
     COLLECTION,
+    crash_loop,
     input_definition,
     input_env,
     parse_stream,
     read_log,
-    rng,
     run_input,
-    start_input,
 )
 
 INPUT = "aws_cloudtrail_api"
@@ -229,32 +227,9 @@ def test_killed_at_random_points_it_delivers_everything_without_duplicates(
             expected.add(event_id)
     stdin = definition(installed, tmp_path, regions="us-east-1,eu-west-1,ap-northeast-1")
     env = input_env(splunk_home, moto.url, lookup_fake.url)
-    random = rng()
-    delivered = []
-    runs = []  # (exit status, events written) per run
-    kills = 0
-    for attempt in range(8):
-        out_path = tmp_path / ("out-%d.xml" % attempt)
-        with open(out_path, "wb") as out:
-            proc = start_input(sys.executable, INPUT, stdin, env, out)
-            if attempt < 4:
-                time.sleep(random.uniform(1.5, 6.0))
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGKILL)
-                    kills += 1
-            proc.wait(120)
-            proc.stderr.close()
-        with open(out_path, "rb") as handle:
-            ids = [json.loads(e["data"])["eventID"] for e in parse_stream(handle.read())]
-        delivered.extend(ids)
-        runs.append((proc.returncode, len(ids)))
-        if attempt >= 4 and proc.returncode == 0:
-            break
-    assert kills >= 1 and any(status == -9 and count for status, count in runs), runs
-    missing = expected - set(delivered)
-    assert not missing, "lost %d events" % len(missing)
-    duplicates = len(delivered) - len(set(delivered))
-    print("aws_cloudtrail_api crash test: runs (status, events) %s, %d duplicates"
-          % (runs, duplicates))
+    lost, duplicates = crash_loop(tmp_path, INPUT, stdin, env, expected, kill_runs=4,
+                                  kill_after=(1.5, 6.0), max_runs=8,
+                                  done=lambda status, ids: status == 0)
+    assert not lost, "lost %d events" % len(lost)
     # A kill between the flush of a window and its checkpoint re-delivers that window: rare.
     assert duplicates <= 400

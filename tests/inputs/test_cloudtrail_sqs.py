@@ -12,6 +12,7 @@ import pytest
 from inputs_helpers import (
     COLLECTION,
     cloudtrail_notification,
+    crash_loop,
     input_definition,
     input_env,
     log_file,
@@ -19,7 +20,6 @@ from inputs_helpers import (
     make_record,
     parse_stream,
     read_log,
-    rng,
     run_input,
     s3_notification,
     sns_wrapped,
@@ -387,33 +387,15 @@ def test_killed_at_random_points_it_delivers_everything(
         trail.put_log(300 + 10 * i, wrap="sns" if i % 2 else None)
     env = input_env(splunk_home, moto.url)
     stdin = definition(installed, tmp_path, trail, visibility_timeout="5", batch_size="2")
-    random = rng()
-    delivered = []
-    runs = []
-    kills = 0
-    for attempt in range(30):
-        out_path = tmp_path / ("out-%d.xml" % attempt)
-        with open(out_path, "wb") as out:
-            proc = start_input(sys.executable, INPUT, stdin, env, out)
-            if attempt < 5:
-                time.sleep(random.uniform(1.0, 2.8))
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGKILL)
-                    kills += 1
-            proc.wait(120)
-            proc.stderr.close()
-        with open(out_path, "rb") as handle:
-            ids = ids_of(parse_stream(handle.read()))
-        delivered.extend(ids)
-        runs.append((proc.returncode, len(ids)))
-        if attempt >= 5 and trail.queue_counts() == (0, 0):
-            break
-        if attempt >= 5 and not ids:
+
+    def done(status, ids):
+        if trail.queue_counts() == (0, 0):
+            return True
+        if not ids:
             time.sleep(2)  # messages of a killed run come back after their 5 s timeout
-    assert kills >= 1 and any(status == -9 and count for status, count in runs), runs
-    missing = set(trail.records) - set(delivered)
-    assert not missing, "lost %d records" % len(missing)
-    duplicates = len(delivered) - len(set(delivered))
-    print("aws_cloudtrail_sqs crash test: runs (status, events) %s, %d duplicates"
-          % (runs, duplicates))
+        return False
+
+    lost, duplicates = crash_loop(tmp_path, INPUT, stdin, env, trail.records, kill_runs=5,
+                                  kill_after=(1.0, 2.8), max_runs=30, done=done)
+    assert not lost, "lost %d records" % len(lost)
     assert duplicates <= 5 * 900  # per kill, one file written but not yet marked, at most
