@@ -99,8 +99,7 @@ class TrailwatchTravelCommand(EventingCommand):
             self.counts["located"] += 1
             login = travel.Login(when, _text(record.get("src_ip")), lat, lon,
                                  _text(record.get("City")), _text(record.get("Country")),
-                                 _text(record.get(category_field)),
-                                 {f: record.get(f) for f in self.context})
+                                 _text(record.get(category_field)), record)
             trip = tracker.feed(user, login)
             if trip is None or not (trip.alert or self.all):
                 continue
@@ -116,7 +115,8 @@ class TrailwatchTravelCommand(EventingCommand):
     def _row(self, trip):
         start, end = trip.start, trip.end
         row = {"_time": end.time, "user": trip.user}
-        row.update(end.record)
+        record = end.record  # the later login's whole record: its alert context fields
+        row.update((field, record.get(field)) for field in self.context)
         row.update({
             "from_time": start.time, "from_ip": start.ip, "from_city": start.city,
             "from_country": start.country, "from_category": start.category,

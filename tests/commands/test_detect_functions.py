@@ -78,6 +78,42 @@ def test_travel_relay_drop_and_lower_and_borders():
     assert trip.alert
 
 
+def test_travel_every_verdict_in_words():
+    # The reason is built when read (most pairs are never output): pin each verdict's text.
+    borders = {frozenset(("france", "germany"))}
+    paris = login(0, "198.51.100.1", 48.85, 2.35, "Paris", "France")
+    cases = [
+        (travel.TravelTracker(), login(60, "198.51.100.1", 52.52, 13.40, "Berlin", "Germany"),
+         "same_ip", "same IP address: Paris, France (198.51.100.1) to Berlin, Germany "
+                    "(198.51.100.1): 878 km in 60 s, 52661 km/h"),
+        (travel.TravelTracker(), login(7200, "203.0.113.1", 52.52, 13.40, "Berlin", ""),
+         "possible", "possible travel: Paris, France (198.51.100.1) to Berlin (203.0.113.1): "
+                     "878 km in 2.0 h, 439 km/h"),
+        (travel.TravelTracker(borders=borders), login(600, "203.0.113.1", 52.52, 13.40, "Berlin",
+                                                      "Germany"),
+         "borders", "bordering countries ignored: Paris, France (198.51.100.1) to Berlin, Germany "
+                    "(203.0.113.1): 878 km in 10 min, 5266 km/h"),
+        (travel.TravelTracker(), login(600, "203.0.113.1", 52.52, 13.40, category="corporate"),
+         "relay", "through a VPN or relay (corporate): Paris, France (198.51.100.1) to unknown "
+                  "place (203.0.113.1): 878 km in 10 min, 5266 km/h"),
+        (travel.TravelTracker(relay_action="lower"), login(600, "203.0.113.1", 52.52, 13.40,
+                                                           category="anonymous"),
+         "relay_lowered", "impossible travel through a VPN or relay (anonymous): Paris, France "
+                          "(198.51.100.1) to unknown place (203.0.113.1): 878 km in 10 min, "
+                          "5266 km/h"),
+        (travel.TravelTracker(max_speed=5000), login(600, "203.0.113.1", 52.52, 13.40, "Berlin",
+                                                      "Germany"),
+         "impossible", "impossible travel: Paris, France (198.51.100.1) to Berlin, Germany "
+                       "(203.0.113.1): 878 km in 10 min, 5266 km/h, above 5000 km/h"),
+    ]
+    for tracker, later, verdict, reason in cases:
+        tracker.feed("u", paris)
+        trip = tracker.feed("u", later)
+        assert (trip.verdict, trip.reason) == (verdict, reason)
+        assert trip.alert == (verdict in ("relay_lowered", "impossible"))
+    assert {case[2] for case in cases} == set(travel.VERDICTS)
+
+
 def test_travel_pairs_in_either_time_order_and_counts_disorder():
     newest_first = travel.TravelTracker()
     newest_first.feed("u", login(3600, "203.0.113.9", 0, 10))

@@ -37,6 +37,9 @@ def load_borders(path):
 
 
 class Login(object):
+    """A located login; ``record`` is what the caller wants back with an alert (the search
+    command keeps the input record)."""
+
     __slots__ = ("time", "ip", "lat", "lon", "city", "country", "category", "record")
 
     def __init__(self, time, ip, lat, lon, city, country, category, record=None):
@@ -51,12 +54,15 @@ class Login(object):
 
 
 class Trip(object):
-    """Two consecutive logins of a user, earlier first, and the verdict on them."""
+    """Two consecutive logins of a user, earlier first, and the verdict on them. ``verdict``
+    is one of VERDICTS; ``reason`` puts it in words (built when read: most pairs are never
+    output)."""
 
     __slots__ = ("user", "start", "end", "distance_km", "hours", "speed_kmh", "alert",
-                 "severity", "reason")
+                 "severity", "verdict", "relays", "max_speed")
 
-    def __init__(self, user, start, end, distance_km, hours, speed_kmh, alert, severity, reason):
+    def __init__(self, user, start, end, distance_km, hours, speed_kmh, alert, severity,
+                 verdict, relays=(), max_speed=None):
         self.user = user
         self.start = start
         self.end = end
@@ -65,7 +71,32 @@ class Trip(object):
         self.speed_kmh = speed_kmh
         self.alert = alert
         self.severity = severity
-        self.reason = reason
+        self.verdict = verdict
+        self.relays = relays
+        self.max_speed = max_speed
+
+    @property
+    def reason(self):
+        seconds = self.hours * 3600.0
+        route = "%s to %s: %.0f km in %s, %.0f km/h" % (
+            _where(self.start), _where(self.end), self.distance_km, _duration(seconds),
+            self.speed_kmh)
+        verdict = self.verdict
+        if verdict == "same_ip":
+            return "same IP address: " + route
+        if verdict == "possible":
+            return "possible travel: " + route
+        if verdict == "borders":
+            return "bordering countries ignored: " + route
+        if verdict == "relay":
+            return "through a VPN or relay (%s): %s" % (", ".join(self.relays), route)
+        if verdict == "relay_lowered":
+            return "impossible travel through a VPN or relay (%s): %s" % (
+                ", ".join(self.relays), route)
+        return "impossible travel: %s, above %.0f km/h" % (route, self.max_speed)
+
+
+VERDICTS = ("same_ip", "possible", "borders", "relay", "relay_lowered", "impossible")
 
 
 def _where(login):
@@ -108,35 +139,24 @@ class TravelTracker(object):
         seconds = max(end.time - start.time, self.min_seconds)
         hours = seconds / 3600.0
         speed = distance / hours
-        trip = Trip(user, start, end, distance, hours, speed, False, "", "")
-        route = "%s to %s: %.0f km in %s, %.0f km/h" % (
-            _where(start), _where(end), distance, _duration(seconds), speed)
         if start.ip == end.ip:
-            trip.reason = "same IP address: " + route
-            return trip
+            return Trip(user, start, end, distance, hours, speed, False, "", "same_ip")
         if distance <= self.min_distance or speed <= self.max_speed:
-            trip.reason = "possible travel: " + route
-            return trip
+            return Trip(user, start, end, distance, hours, speed, False, "", "possible")
         if self.borders is not None and start.country and end.country:
             a, b = start.country.lower(), end.country.lower()
             if a != b and frozenset((a, b)) in self.borders:
-                trip.reason = "bordering countries ignored: " + route
-                return trip
+                return Trip(user, start, end, distance, hours, speed, False, "", "borders")
         relays = [x.category for x in (start, end) if x.category and x.category.lower()
                   in self.relay_categories]
         if relays:
             if self.relay_action == "drop":
-                trip.reason = "through a VPN or relay (%s): %s" % (", ".join(relays), route)
-                return trip
-            trip.alert = True
-            trip.severity = "low"
-            trip.reason = "impossible travel through a VPN or relay (%s): %s" % (
-                ", ".join(relays), route)
-            return trip
-        trip.alert = True
-        trip.severity = "high" if speed > 2 * self.max_speed else "medium"
-        trip.reason = "impossible travel: %s, above %.0f km/h" % (route, self.max_speed)
-        return trip
+                return Trip(user, start, end, distance, hours, speed, False, "", "relay", relays)
+            return Trip(user, start, end, distance, hours, speed, True, "low", "relay_lowered",
+                        relays)
+        return Trip(user, start, end, distance, hours, speed, True,
+                    "high" if speed > 2 * self.max_speed else "medium", "impossible", (),
+                    self.max_speed)
 
 
 def _duration(seconds):
