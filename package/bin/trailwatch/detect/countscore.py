@@ -140,7 +140,7 @@ class Scorer(object):
     Inputs are the raw field values; what repeats across rows (a count, a baseline, a robust z
     or Poisson part, a whole row) is computed once and kept in dicts of at most LIMIT entries."""
 
-    LIMIT = 50000
+    LIMIT = 20000
 
     def __init__(self, floor=1.0, k=3.5, p_threshold=0.001, min_days=7, method="either",
                  min_scale=1.0, label="events"):
