@@ -43,6 +43,8 @@ class TrailwatchIpClassCommand(StreamingCommand):
         if not files:
             self.write_warning("trailwatchipclass: no IP range lookups (%s or %s) in %s"
                                % (ipranges.ADMIN_LOOKUP, ipranges.FEED_LOOKUP_GLOB, LOOKUPS_DIR))
+        for problem in self.classifier.file_errors:
+            self.write_warning("trailwatchipclass: skipped a lookup: %s" % problem)
         for problem in self.classifier.errors[:3]:
             self.write_warning("trailwatchipclass: skipped a range: %s" % problem)
         if len(self.classifier.errors) > 3:

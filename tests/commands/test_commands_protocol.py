@@ -1,5 +1,7 @@
 """The three commands as splunkd runs them: the built add-on's scripts in a subprocess,
 search command protocol v2 (getinfo, then execute chunks)."""
+import os
+
 import pytest
 
 from command_protocol import messages_of, overlay_app, rows_of, run_command
@@ -84,6 +86,22 @@ def test_ipclass_reports_bad_rows_in_the_lookup(tmp_path):
                                       app_dir=app)
     assert rows_of(answers)[0]["ip_list"] == "trailwatch_ip_feed_bad"
     assert any("skipped a range: 'nonsense'" in w for w in warnings(info, answers))
+
+
+def test_ipclass_skips_an_unusable_lookup_and_says_why(tmp_path):
+    app = overlay_app(tmp_path, {"trailwatch_ip_ranges.csv": "cidr,category\n10.0.0.0/8,risky\n",
+                                 "trailwatch_ip_feed_good.csv": "range,category\n10.0.0.0/8,anonymous\n"})
+    with open(os.path.join(app, "lookups", "trailwatch_ip_feed_latin1.csv"), "wb") as handle:
+        handle.write(b"range,category,provider\n192.0.2.0/24,risky,Caf\xe9\n")
+    info, answers, proc = run_command("trailwatchipclass.py", ["field=ip"], [{"ip": "10.1.1.1"}],
+                                      app_dir=app)
+    assert proc.returncode == 0, proc.stderr_text()
+    assert rows_of(answers)[0]["ip_category"] == "anonymous"
+    found = warnings(info, answers)
+    assert any("skipped a lookup: trailwatch_ip_ranges.csv has no 'range' column" in w
+               for w in found), found
+    assert any("skipped a lookup: trailwatch_ip_feed_latin1.csv: 'utf-8' codec can't decode" in w
+               for w in found), found
 
 
 # ---- trailwatchtravel --------------------------------------------------------------------

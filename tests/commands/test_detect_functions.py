@@ -279,6 +279,71 @@ def test_parse_range_errors_say_why():
         ipranges.parse_range("10.0.0.1-::1")
 
 
+def _full_parse(text):
+    """What the ipaddress module says of a range: (version, first, last) or the error text."""
+    try:
+        return ipranges._parse_range_full(text.strip())
+    except ipranges.RangeError as exc:
+        return str(exc)
+
+
+def _quick_parse(text):
+    try:
+        return ipranges.parse_range(text)
+    except ipranges.RangeError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("text", [
+    "198.51.100.7", "198.51.100.7/32", "198.51.100.7/24", "0.0.0.0/0", "10.0.0.0/8",
+    " 203.0.113.0/25 ", "2001:db8::/32", "2001:db8::1", "2001:db8::1/128", "::/0",
+    "::ffff:198.51.100.7", "::ffff:198.51.100.0/120", "2001:db8::1.2.3.4/126",
+    "198.51.100.7/33", "2001:db8::/129", "198.51.100.7/", "198.51.100.7/24/1", "198.51.100.7/ 24",
+    "198.51.100.7/+24", "198.51.100.7/-1", "198.51.100.7/255.255.255.0", "198.51.100.7/0.0.0.255",
+    "01.2.3.4", "1.2.3", "1.2.3.4.5", "256.1.1.1", "fe80::1%eth0", "fe80::1%eth0/64",
+    "2001:db8::g", "example.com", "198.51.100.1-198.51.100.9", "198.51.100.7/２４",
+])
+def test_quick_block_parse_agrees_with_the_ipaddress_module(text):
+    # parse_range takes a C fast path for addresses and address/prefix; whatever it
+    # accepts, rejects or words must be what the ipaddress module would say.
+    assert _quick_parse(text) == _full_parse(text)
+
+
+def test_quick_block_parse_agrees_on_random_blocks():
+    rng = random.Random(5)
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            value, bits = rng.getrandbits(32), 32
+            address = "%d.%d.%d.%d" % tuple(value >> s & 255 for s in (24, 16, 8, 0))
+        else:
+            value, bits = rng.getrandbits(128), 128
+            address = str(ipaddress.IPv6Address(value))
+        text = address if rng.random() < 0.2 else "%s/%d" % (address, rng.randrange(bits + 2))
+        assert _quick_parse(text) == _full_parse(text), text
+
+
+def test_read_range_rows_by_column_name_with_defaults(tmp_path):
+    path = tmp_path / "trailwatch_ip_feed_office.csv"
+    path.write_text("category, range ,description\n"
+                    "Corporate,198.51.100.0/24,HQ egress\n"
+                    "\n"
+                    "risky,# 203.0.113.0/24 commented out\n"
+                    "anonymous\n"
+                    "suspicious, 2001:db8::/32 \n", encoding="utf-8")
+    assert list(ipranges.read_range_rows(str(path))) == [
+        ("198.51.100.0/24", "corporate", "trailwatch_ip_feed_office", ""),
+        ("2001:db8::/32", "suspicious", "trailwatch_ip_feed_office", ""),
+    ]
+    bad = tmp_path / "trailwatch_ip_feed_bad.csv"
+    bad.write_text("cidr,category\n10.0.0.0/8,risky\n", encoding="utf-8")
+    with pytest.raises(ipranges.RangeError, match="trailwatch_ip_feed_bad.csv has no 'range' column"):
+        list(ipranges.read_range_rows(str(bad)))
+    empty = tmp_path / "trailwatch_ip_feed_empty.csv"
+    empty.write_text("", encoding="utf-8")
+    with pytest.raises(ipranges.RangeError, match="no 'range' column"):
+        list(ipranges.read_range_rows(str(empty)))
+
+
 def test_option_messages_say_what_is_expected():
     with pytest.raises(options.OptionError, match=r"cmd: max_speed must be a number of at least 0, not 'fast'"):
         options.number("cmd", "max_speed", "fast", minimum=0)

@@ -32,10 +32,40 @@ class RangeError(ValueError):
 
 
 def parse_range(text):
-    """(version, first, last) of an address, CIDR block or ``first-last`` range."""
+    """(version, first, last) of an address, CIDR block or ``first-last`` range.
+
+    Addresses and ``address/prefix`` blocks (nearly every row of a feed) are parsed with
+    socket.inet_pton, in C; anything else (ranges, netmask forms, mistakes) goes through the
+    ipaddress module, which also words the errors. Host bits of a block are ignored, as
+    ``ipaddress.ip_network(strict=False)`` does."""
     text = (text or "").strip()
     if not text:
         raise RangeError("empty range")
+    quick = _quick_block(text)
+    return quick if quick is not None else _parse_range_full(text)
+
+
+def _quick_block(text):
+    """(version, first, last) of ``address`` or ``address/prefix``; None for anything else."""
+    address, slash, prefix = text.partition("/")
+    if slash and not (prefix.isascii() and prefix.isdigit()):
+        return None
+    for family, bits, version in ((_AF_INET, 32, 4), (_AF_INET6, 128, 6)):
+        try:
+            value = _from_bytes(_inet_pton(family, address), "big")
+        except (OSError, ValueError):
+            continue
+        length = int(prefix) if slash else bits
+        if length > bits:
+            return None
+        host = (1 << (bits - length)) - 1
+        first = value & ~host
+        return version, first, first | host
+    return None
+
+
+def _parse_range_full(text):
+    """parse_range through the ipaddress module (every form it accepts, worded errors)."""
     try:
         if "-" in text and "/" not in text:
             left, right = (part.strip() for part in text.split("-", 1))
@@ -140,6 +170,7 @@ class IpClassifier:
         """``ranges``: iterable of (range_text, category, list_name, provider)."""
         entries = {4: [], 6: []}
         self.errors = []
+        self.file_errors = []
         self.count = 0
         for order, (text, category, list_name, provider) in enumerate(ranges):
             try:
@@ -184,17 +215,22 @@ def read_range_rows(path):
     """Rows (range, category, list, provider) of one lookup CSV; the list defaults to its file."""
     default_list = os.path.splitext(os.path.basename(path))[0]
     with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "range" not in reader.fieldnames:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        if "range" not in header:
             raise RangeError("%s has no 'range' column (expected columns: %s)"
                              % (os.path.basename(path), ", ".join(RANGE_COLUMNS)))
+        # Column positions; a column the file lacks (or a short row) reads as empty.
+        where = [header.index(name) if name in header else None for name in RANGE_COLUMNS]
+        width = 1 + max(i for i in where if i is not None)
         for row in reader:
-            text = (row.get("range") or "").strip()
+            if len(row) < width:
+                row = row + [""] * (width - len(row))
+            text, category, list_name, provider = (
+                "" if i is None else row[i].strip() for i in where)
             if not text or text.startswith("#"):
                 continue
-            yield (text, (row.get("category") or "").strip().lower(),
-                   (row.get("list") or "").strip() or default_list,
-                   (row.get("provider") or "").strip())
+            yield text, category.lower(), list_name or default_list, provider
 
 
 def lookup_files(lookups_dir):
@@ -208,12 +244,23 @@ def lookup_files(lookups_dir):
 
 
 def load_classifier(lookups_dir):
-    """An IpClassifier over every range lookup in ``lookups_dir``, plus the files read."""
+    """An IpClassifier over every range lookup in ``lookups_dir``, plus the files read.
+
+    A lookup that cannot be used (no ``range`` column, unreadable, not UTF-8) is skipped from
+    where it failed, and the problem is kept in the classifier's ``file_errors``."""
     files = lookup_files(lookups_dir)
+    file_errors = []
 
     def rows():
         for path in files:
-            for row in read_range_rows(path):
-                yield row
+            try:
+                for row in read_range_rows(path):
+                    yield row
+            except RangeError as exc:  # its message names the file
+                file_errors.append(str(exc))
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                file_errors.append("%s: %s" % (os.path.basename(path), exc))
 
-    return IpClassifier(rows()), files
+    classifier = IpClassifier(rows())
+    classifier.file_errors = file_errors
+    return classifier, files
