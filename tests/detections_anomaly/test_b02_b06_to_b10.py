@@ -1,5 +1,7 @@
 """Replay cases for B02 (countries) and the count policies B06-B10, baselines built first with
 the support searches and chained to the detection through --state."""
+import re
+
 import pytest
 
 from anomaly_replay import (ACCOUNT, BERLIN, LYON, NEW_YORK, PARIS, SYDNEY, Scenario,
@@ -316,3 +318,19 @@ def test_b06_alerts(tmp_path, case):
 @pytest.mark.parametrize("case", sorted(B06_NEGATIVE))
 def test_b06_quiet(tmp_path, case):
     assert with_baselines(tmp_path, B06_HISTORY, B06_NEGATIVE[case], B06) == []
+
+
+@pytest.mark.parametrize("failures, alerts", [(4, False), (5, True), (9, True)])
+def test_b06_above_the_users_own_99th_percentile(tmp_path, failures, alerts):
+    # alice fails once in each active hour (mean 1): P(X >= 4) = 0.019 is within her 99th
+    # percentile, P(X >= 5) = 0.0037 is above it. Below every window threshold (10 a user).
+    rows = with_baselines(tmp_path, B06_HISTORY,
+                          spread(T0, failures, lambda t: login(t, ip=PARIS, ok=False)), B06)
+    if not alerts:
+        assert rows == []
+        return
+    assert len(rows) == 1 and rows[0]["policy_id"] == "B06", rows
+    reason = " ".join(rows[0]["reason"]) if isinstance(rows[0]["reason"], list) else rows[0]["reason"]
+    assert ("above the user's baseline: %d failed sign-ins in the hour (usual: median 1, MAD 0; "
+            "mean 1): robust z %d.0" % (failures, failures - 1)) in reason, reason
+    assert re.search(r"Poisson p [0-9.e-]+ below 0\.01$", reason) and "user: " not in reason, reason
