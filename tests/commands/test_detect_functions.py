@@ -207,6 +207,24 @@ def test_scorer_rows_match_score(method):
             None if result.poisson_p is None else "%.4g" % result.poisson_p, result.reason), row
 
 
+@pytest.mark.parametrize("method, words", [
+    ("either", "12 x (usual: median 2, MAD 1; mean 2): robust z 6.7 above 3.5, Poisson p 1.4e-06 below 0.001"),
+    ("both", "12 x (usual: median 2, MAD 1; mean 2): robust z 6.7 above 3.5, Poisson p 1.4e-06 below 0.001"),
+    ("robust", "12 x (usual: median 2, MAD 1; mean 2): robust z 6.7 above 3.5"),
+    ("poisson", "12 x (usual: median 2, MAD 1; mean 2): Poisson p 1.4e-06 below 0.001"),
+])
+def test_reason_names_the_tests_the_method_decides_by(method, words):
+    assert countscore.score("12", "2", "1", "2", "30", method=method, label="x").reason == words
+    assert countscore.Scorer(method=method, label="x").row("12", "2", "1", "2", "30")[4] == words
+
+
+def test_reason_falls_back_to_what_the_baseline_allows():
+    # method=robust without a median: no z, so the reason gives the Poisson figure it has.
+    result = countscore.score("12", None, None, "2", "30", method="robust", label="x")
+    assert (result.state, result.reason) == (
+        "normal", "12 x (usual: mean 2): Poisson p 1.4e-06 below 0.001")
+
+
 def test_scorer_multivalue_inputs_count_by_their_first_value():
     scorer = countscore.Scorer(floor=5)
     single = scorer.row("12", "1", "1", "1", "30")

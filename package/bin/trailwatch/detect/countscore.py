@@ -123,14 +123,20 @@ def score(count, median=None, mad=None, mean=None, days=None, floor=1.0, k=3.5,
         hit = robust_hit and poisson_hit
     else:
         hit = robust_hit or poisson_hit
-    parts = []
-    if z is not None:
-        parts.append("robust z %.1f %s %s" % (z, "above" if robust_hit else "within", _fmt(k)))
-    if p is not None:
-        parts.append("Poisson p %.2g %s %s" % (p, "below" if poisson_hit else "not below",
-                                             _fmt(p_threshold)))
-    reason = "%s %s%s: %s" % (_fmt(count), label, usual_text, ", ".join(parts))
+    z_part = None if z is None else "robust z %.1f %s %s" % (
+        z, "above" if robust_hit else "within", _fmt(k))
+    p_part = None if p is None else "Poisson p %.2g %s %s" % (
+        p, "below" if poisson_hit else "not below", _fmt(p_threshold))
+    reason = "%s %s%s: %s" % (_fmt(count), label, usual_text, _tests_in_words(method, z_part, p_part))
     return Score(hit, z, p, "anomalous" if hit else "normal", reason)
+
+
+def _tests_in_words(method, z_part, p_part):
+    """The reason's verdicts: those of the tests ``method`` decides by (robust: z only,
+    poisson: p only), or, when the baseline lacks what those need, whatever could be computed."""
+    used = [part for part, skip in ((z_part, "poisson"), (p_part, "robust"))
+            if part is not None and method != skip]
+    return ", ".join(used or [part for part in (z_part, p_part) if part is not None])
 
 
 class Scorer(object):
@@ -261,11 +267,6 @@ class Scorer(object):
             hit = poisson_hit
         else:
             hit = robust_hit and poisson_hit
-        if z_reason is None:
-            parts = p_reason
-        elif p_reason is None:
-            parts = z_reason
-        else:
-            parts = z_reason + ", " + p_reason
         return ("1" if hit else "0", "anomalous" if hit else "normal", z_text, p_text,
-                "%s %s%s: %s" % (count_text, self.label, usual_text, parts))
+                "%s %s%s: %s" % (count_text, self.label, usual_text,
+                                 _tests_in_words(method, z_reason, p_reason)))
