@@ -13,6 +13,7 @@ from inputs_helpers import (
     COLLECTION,
     cloudtrail_notification,
     crash_loop,
+    event_ids,
     input_definition,
     input_env,
     log_file,
@@ -104,17 +105,13 @@ def run(splunkd, tmp_path, splunk_home, moto, trail, python=sys.executable, name
     return parse_stream(result.stdout)
 
 
-def ids_of(events):
-    return [json.loads(e["data"])["eventID"] for e in events]
-
-
 def test_every_record_of_every_notified_log_is_written_unchanged(
         installed, tmp_path, splunk_home, moto, trail):
     trail.put_log(120)
     trail.put_log(30, region="eu-west-1", wrap="sns")
     trail.put_log(7, wrap="cloudtrail")
     events = run(installed, tmp_path, splunk_home, moto, trail)
-    assert sorted(ids_of(events)) == sorted(trail.records)
+    assert sorted(event_ids(events)) == sorted(trail.records)
     for event in events:
         record = json.loads(event["data"])
         assert event["data"] == trail.records[record["eventID"]]  # byte-identical
@@ -141,7 +138,7 @@ def test_test_events_digests_and_other_keys_are_ignored_and_deleted(
     trail.put_object("exports/report.csv", b"a,b")
     key = trail.put_log(3)
     events = run(installed, tmp_path, splunk_home, moto, trail)
-    assert sorted(ids_of(events)) == sorted(trail.records)
+    assert sorted(event_ids(events)) == sorted(trail.records)
     assert {e["source"] for e in events} == {"s3://%s/%s" % (BUCKET, key)}
     assert trail.queue_counts() == (0, 0)
 
@@ -159,7 +156,7 @@ def test_a_corrupt_log_is_reported_with_bucket_and_key_and_left_for_redrive(
     trail.put_object(bad, body)
     trail.put_log(4)
     events = run(installed, tmp_path, splunk_home, moto, trail, visibility_timeout="5")
-    assert sorted(ids_of(events)) == sorted(trail.records)  # nothing valid lost
+    assert sorted(event_ids(events)) == sorted(trail.records)  # nothing valid lost
     assert good
     log = read_log(splunk_home, INPUT, "sqs")
     assert "bucket %s, key %s" % (BUCKET, bad) in log and "(%s)" % reason in log
@@ -176,7 +173,7 @@ def test_records_without_event_time_are_logged_and_the_rest_written(
     key = log_key("us-east-1", time.time(), 7)
     trail.put_object(key, log_file([ok, no_time, bad_time, huge]))
     events = run(installed, tmp_path, splunk_home, moto, trail)
-    assert ids_of(events) == ["has-time", "huge"]
+    assert event_ids(events) == ["has-time", "huge"]
     assert events[1]["data"] == huge
     log = read_log(splunk_home, INPUT, "sqs")
     assert "(eventID no-time)" in log and "(eventID bad-time)" in log
@@ -222,7 +219,7 @@ def test_a_message_coming_back_does_not_write_files_twice(
     trail.s3.put_object(Bucket=BUCKET, Key=bad, Body=log_file([make_record("fixed", time.time())]))
     time.sleep(5.5)
     third = run(installed, tmp_path, splunk_home, moto, trail, visibility_timeout="5")
-    assert ids_of(third) == ["fixed"]
+    assert event_ids(third) == ["fixed"]
     assert trail.queue_counts() == (0, 0)
     assert installed.kv_records(COLLECTION) == []
 
@@ -270,7 +267,7 @@ def test_two_inputs_on_one_queue_deliver_every_record(
         proc.stderr.close()
         out.close()
         with open(tmp_path / (name + ".xml"), "rb") as handle:
-            ids = ids_of(parse_stream(handle.read()))
+            ids = event_ids(parse_stream(handle.read()))
         per_reader[name] = len(ids)
         delivered.extend(ids)
     assert sorted(set(delivered)) == sorted(trail.records)
@@ -306,7 +303,7 @@ def test_sigterm_finishes_the_file_at_hand_and_loses_nothing(
     assert stopped_in < 10
     time.sleep(5.5)  # a message received but not started comes back after its timeout
     second = run(installed, tmp_path, splunk_home, moto, trail)
-    delivered = ids_of(first) + ids_of(second)
+    delivered = event_ids(first) + event_ids(second)
     assert sorted(delivered) == sorted(trail.records)  # everything, once
 
 
@@ -324,8 +321,8 @@ def test_every_aws_call_goes_through_the_configured_proxy(
         events = run(installed, tmp_path, splunk_home, moto, trail)
     finally:
         proxy.close()
-    assert sorted(ids_of(events)) == sorted(trail.records)
-    key = trail.sources[ids_of(events)[0]][len("s3://"):]
+    assert sorted(event_ids(events)) == sorted(trail.records)
+    key = trail.sources[event_ids(events)[0]][len("s3://"):]
     # sts:GetCallerIdentity, sqs:ReceiveMessage, s3:GetObject, sqs:DeleteMessage, the last
     # (empty) sqs:ReceiveMessage: every one through the proxy.
     assert proxy.forwarded == [("POST", moto.url + "/"), ("POST", moto.url + "/"),
@@ -340,8 +337,8 @@ def test_every_aws_call_goes_through_the_configured_proxy(
 def test_runs_on_splunk_pythons(splunk_python, installed, tmp_path, splunk_home, moto, trail):
     trail.put_log(40, wrap="sns")
     events = run(installed, tmp_path, splunk_home, moto, trail, python=splunk_python)
-    assert sorted(ids_of(events)) == sorted(trail.records)
-    assert events[0]["data"] == trail.records[ids_of(events)[0]]
+    assert sorted(event_ids(events)) == sorted(trail.records)
+    assert events[0]["data"] == trail.records[event_ids(events)[0]]
 
 
 def test_missing_permission_and_wrong_credentials_are_said_in_words(
