@@ -56,11 +56,13 @@ build() {
     local ver
     ver="$(version)"
     say "building $APP_ID $ver with ucc-gen"
-    # Build beside output/ and swap it in at the end, so a reader of output/ (a test run)
-    # never sees a half-built add-on.
-    local staging="$ROOT/.build-staging"
-    rm -rf "$staging"
-    mkdir -p "$staging"
+    # Build beside output/ in a folder of this build's own (two builds at once do not share
+    # one) and swap it in at the end with two renames, so a reader of output/ (a test run)
+    # never sees a half-built add-on and output/ is missing only between the two renames.
+    local staging
+    staging="$(mktemp -d "$ROOT/.build-staging.XXXXXX")"
+    BUILD_STAGING="$staging"
+    trap 'rm -rf "${BUILD_STAGING:-}"' EXIT
     # --pip-version 25.2: ucc-gen 6.6.0 checks `pip show --version`, which pip 26 breaks.
     # --no-deps: package/lib/requirements.txt is the complete, pinned closure.
     "$VENV/bin/ucc-gen" build --source package --config globalConfig.json \
@@ -72,7 +74,7 @@ build() {
     "$VENV/bin/ucc-gen" package --path "$staging/output/$APP_ID" --output "$staging/dist" >&2
     local produced
     produced="$(ls "$staging/dist/$APP_ID"-*.tar.gz | head -n1)"
-    rm -rf "$OUTPUT"
+    if [[ -e "$OUTPUT" ]]; then mv "$OUTPUT" "$staging/previous-output"; fi
     mv "$staging/output" "$OUTPUT"
     mkdir -p "$DIST"
     rm -f "$DIST/$APP_ID-"*.tar.gz
@@ -123,7 +125,7 @@ case "$cmd" in
         ensure_venv
         ensure_built
         PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay --app "$OUTPUT/$APP_ID" "$@" ;;
-    clean) rm -rf "$OUTPUT" "$DIST" "$ROOT/.build-staging" ;;
+    clean) rm -rf "$OUTPUT" "$DIST" "$ROOT"/.build-staging* ;;
     -h|--help|help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
 esac
