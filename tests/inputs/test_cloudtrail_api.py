@@ -2,6 +2,7 @@
 the loopback fake (real pagination, newest first, 2 requests/s per region), STS by moto,
 configuration and KV store checkpoints by the splunkd double."""
 import json
+import signal
 import sys
 import time
 
@@ -9,11 +10,13 @@ import pytest
 from inputs_helpers import (
     COLLECTION,
     crash_loop,
+    event_ids,
     input_definition,
     input_env,
     parse_stream,
     read_log,
     run_input,
+    start_input,
 )
 
 INPUT = "aws_cloudtrail_api"
@@ -233,3 +236,39 @@ def test_killed_at_random_points_it_delivers_everything_without_duplicates(
     assert not lost, "lost %d events" % len(lost)
     # A kill between the flush of a window and its checkpoint re-delivers that window: rare.
     assert duplicates <= 400
+
+
+def test_sigterm_stops_every_region_promptly_and_the_next_run_goes_on(
+        installed, tmp_path, splunk_home, moto, lookup_fake):
+    """Splunk stops an input with SIGTERM: every region's worker ends its window at hand, the
+    process exits 0 within seconds, and the next run delivers the rest, each event once."""
+    now = time.time()
+    expected = []
+    regions = ("us-east-1", "eu-west-1", "ap-northeast-1")
+    for region in regions:
+        for i in range(400):  # a day of back-fill at 2 requests/s: about 10 s per region
+            event_id = "%s-%03d" % (region, i)
+            lookup_fake.add(region, event_id, now - 86000 + i * 214)
+            expected.append(event_id)
+    stdin = definition(installed, tmp_path, regions=",".join(regions))
+    env = input_env(splunk_home, moto.url, lookup_fake.url)
+    with open(tmp_path / "first.xml", "wb") as out:
+        proc = start_input(sys.executable, INPUT, stdin, env, out)
+        deadline = time.time() + 60
+        while b"</event>" not in (tmp_path / "first.xml").read_bytes():  # it is working
+            assert time.time() < deadline and proc.poll() is None
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        started = time.time()
+        assert proc.wait(30) == 0, proc.stderr.read().decode()
+        stopped_in = time.time() - started
+        proc.stderr.close()
+    first = parse_stream((tmp_path / "first.xml").read_bytes())
+    print("SIGTERM: %d of %d events written, stopped in %.1f s" % (len(first), len(expected),
+                                                                   stopped_in))
+    assert 0 < len(first) < len(expected)
+    assert stopped_in < 10
+    second = run(installed, tmp_path, splunk_home, moto, lookup_fake,
+                 regions=",".join(regions))
+    delivered = event_ids(first) + event_ids(second)
+    assert sorted(delivered) == sorted(expected)  # everything, once

@@ -18,6 +18,7 @@ requests), busy ones short windows (bounded memory, frequent checkpoints).
 
 Python 3.9 to 3.13.
 """
+import concurrent.futures
 import datetime
 import functools
 import threading
@@ -194,6 +195,7 @@ def _next_window_seconds(current, pages):
 
 
 def _guarded(poller):
+    threading.current_thread().name = "lookup-%s" % poller.region
     try:
         poller.run()
     except Exception as exc:  # noqa: BLE001 - one region's failure must not end the others
@@ -221,14 +223,11 @@ def run(ctx, settings):
             ctx.logger.error("Region %s is skipped: %s", region, exc)
             continue
         pollers.append(RegionPoller(ctx, settings, region, client))
-    threads = []
-    for poller in pollers:
-        thread = threading.Thread(target=_guarded, args=(poller,), name="lookup-%s" % poller.region)
-        thread.daemon = True
-        thread.start()
-        threads.append(thread)
-    for thread in threads:
-        thread.join()
+    if pollers:
+        # One worker per region; leaving the block waits for every region to finish (each
+        # stops early when ctx.stop is set).
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(pollers)) as pool:
+            list(pool.map(_guarded, pollers))
     total = sum(p.written for p in pollers)
     failed = [p.region for p in pollers if p.error is not None]
     ctx.logger.info(
