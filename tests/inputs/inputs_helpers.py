@@ -127,6 +127,27 @@ def start_input(python, input_type, stdin, env, stdout):
     return proc
 
 
+def stop_with_sigterm(input_type, stdin, env, out_path, python=sys.executable):
+    """Start an input as splunkd does, send SIGTERM (Splunk stopping it) once it has written
+    its first event, and wait for it. The input must exit 0. Returns (events it wrote,
+    seconds it took to stop); a clean stop closes the XML stream."""
+    with open(out_path, "wb") as out:
+        proc = start_input(python, input_type, stdin, env, out)
+        deadline = time.time() + 60
+        while b"</event>" not in open(out_path, "rb").read():  # it is working
+            assert time.time() < deadline and proc.poll() is None, proc.stderr.read().decode()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        started = time.time()
+        assert proc.wait(30) == 0, proc.stderr.read().decode()
+        stopped_in = time.time() - started
+        proc.stderr.close()
+    data = open(out_path, "rb").read()
+    events = parse_stream(data)
+    assert data.rstrip().endswith(b"</stream>"), data[-300:]
+    return events, stopped_in
+
+
 def crash_loop(out_dir, input_type, stdin, env, expected, kill_runs, kill_after, max_runs,
                done, python=sys.executable):
     """Run an input again and again as splunkd does after crashes: each of the first

@@ -2,7 +2,6 @@
 the loopback fake (real pagination, newest first, 2 requests/s per region), STS by moto,
 configuration and KV store checkpoints by the splunkd double."""
 import json
-import signal
 import sys
 import time
 
@@ -16,7 +15,7 @@ from inputs_helpers import (
     parse_stream,
     read_log,
     run_input,
-    start_input,
+    stop_with_sigterm,
 )
 
 INPUT = "aws_cloudtrail_api"
@@ -252,18 +251,7 @@ def test_sigterm_stops_every_region_promptly_and_the_next_run_goes_on(
             expected.append(event_id)
     stdin = definition(installed, tmp_path, regions=",".join(regions))
     env = input_env(splunk_home, moto.url, lookup_fake.url)
-    with open(tmp_path / "first.xml", "wb") as out:
-        proc = start_input(sys.executable, INPUT, stdin, env, out)
-        deadline = time.time() + 60
-        while b"</event>" not in (tmp_path / "first.xml").read_bytes():  # it is working
-            assert time.time() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        started = time.time()
-        assert proc.wait(30) == 0, proc.stderr.read().decode()
-        stopped_in = time.time() - started
-        proc.stderr.close()
-    first = parse_stream((tmp_path / "first.xml").read_bytes())
+    first, stopped_in = stop_with_sigterm(INPUT, stdin, env, tmp_path / "first.xml")
     print("SIGTERM: %d of %d events written, stopped in %.1f s" % (len(first), len(expected),
                                                                    stopped_in))
     assert 0 < len(first) < len(expected)

@@ -2,7 +2,6 @@
 moto on 127.0.0.1, configuration and KV store by the splunkd double."""
 import gzip
 import json
-import signal
 import sys
 import time
 import uuid
@@ -25,6 +24,7 @@ from inputs_helpers import (
     s3_notification,
     sns_wrapped,
     start_input,
+    stop_with_sigterm,
 )
 
 INPUT = "aws_cloudtrail_sqs"
@@ -285,20 +285,7 @@ def test_sigterm_finishes_the_file_at_hand_and_loses_nothing(
         trail.put_log(1000)
     env = input_env(splunk_home, moto.url)
     stdin = definition(installed, tmp_path, trail, batch_size="1", visibility_timeout="5")
-    with open(tmp_path / "first.xml", "wb") as out:
-        proc = start_input(sys.executable, INPUT, stdin, env, out)
-        deadline = time.time() + 60
-        while b"</event>" not in (tmp_path / "first.xml").read_bytes():  # it is working
-            assert time.time() < deadline and proc.poll() is None
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        started = time.time()
-        assert proc.wait(30) == 0
-        stopped_in = time.time() - started
-        proc.stderr.close()
-    with open(tmp_path / "first.xml", "rb") as handle:
-        first = parse_stream(handle.read())
-        assert handle.read() == b""
+    first, stopped_in = stop_with_sigterm(INPUT, stdin, env, tmp_path / "first.xml")
     assert 0 < len(first) < len(trail.records) and len(first) % 1000 == 0
     assert stopped_in < 10
     time.sleep(5.5)  # a message received but not started comes back after its timeout
