@@ -18,6 +18,7 @@ import uuid
 
 from trailwatch import redact
 from trailwatch.govern import audit
+from trailwatch.timefmt import iso_utc as iso
 from trailwatch.govern.core import (DRY_RUN, FAILURE, NO_CHANGE, SKIPPED_PROTECTED, SUCCESS,
                                     ActionContext, GovernError, Protected, Target,
                                     describe_exception)
@@ -35,8 +36,6 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
 
 
-def iso(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Environment(object):

@@ -21,6 +21,7 @@ from trailwatch.govern.core import (Action, Protected, Step, Target, TargetError
                                     client_error_code, describe_exception, truthy)
 from trailwatch.govern.exposure import parse_policy, same_policy
 from trailwatch.govern.protection import parse_arn, principal_protection
+from trailwatch.timefmt import iso_utc as _iso
 
 SUSPEND_POLICY = "TrailWatchSuspend"
 SESSION_POLICY_PREFIX = "TrailWatchSuspendSession-"
@@ -279,10 +280,6 @@ def revoke_policy(cutoff):
     return {"Version": "2012-10-17", "Statement": [{
         "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
         "Condition": {"DateLessThan": {"aws:TokenIssueTime": _iso(cutoff)}}}]}
-
-
-def _iso(moment):
-    return moment.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_time(text):

@@ -28,6 +28,7 @@ from botocore.config import Config
 
 from trailwatch.ingest import aws_errors, lookup_window
 from trailwatch.ingest import input_settings as settings_lib
+from trailwatch.timefmt import iso_utc as _stamp
 
 INPUT_TYPE = "aws_cloudtrail_api"
 SOURCETYPE = "aws:cloudtrail"
@@ -79,8 +80,6 @@ def _utc(seconds):
     return datetime.datetime.fromtimestamp(seconds, tz=datetime.timezone.utc)
 
 
-def _stamp(seconds):
-    return _utc(seconds).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _is_retryable(exc):

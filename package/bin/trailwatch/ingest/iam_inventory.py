@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from trailwatch.ingest import aws_errors
 from trailwatch.aws.policy_documents import as_list as _as_list
 from trailwatch.ingest import input_settings as settings_lib
+from trailwatch.timefmt import iso_utc as _iso
 
 INPUT_TYPE = "aws_iam_inventory"
 SOURCETYPE = "trailwatch:iam:user"
@@ -67,14 +68,6 @@ def admin_reason(document):
             found = ("allows all IAM actions (\"iam:*\") on all resources, so it can grant "
                      "itself anything" + when)
     return found
-
-
-def _iso(value):
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value
 
 
 def email_of(tags):

@@ -31,6 +31,7 @@ from trailwatch.govern import exposure
 from trailwatch.ingest import aws_errors
 from trailwatch.aws.policy_documents import as_list as _as_list
 from trailwatch.ingest import input_settings as settings_lib
+from trailwatch.timefmt import iso_utc as _iso
 
 INPUT_TYPE = "aws_s3_posture"
 SOURCETYPE = "trailwatch:s3:posture"
@@ -184,14 +185,6 @@ def _level(bucket_flags, account_flags, flag):
     if account_flags and account_flags[flag]:
         levels.append("account")
     return " and ".join(levels)
-
-
-def _iso(value):
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return value.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return value
 
 
 # ---------------------------------------------------------------------------- reading
