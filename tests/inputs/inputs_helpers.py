@@ -118,6 +118,26 @@ def run_input(python, input_type, stdin, env, args=(), timeout=120):
                           capture_output=True, cwd=APP_BIN, env=env, timeout=timeout)
 
 
+def run_snapshot(splunkd, tmp_path, splunk_home, url, input_type, name, sourcetype, key,
+                 python=sys.executable):
+    """One run of a snapshot input (S3 posture, IAM inventory) into index aws, as splunkd runs
+    it: it must exit 0 with nothing on stderr, and every event must carry the snapshot
+    sourcetype, the source <input type>:<account id>, the index and a current time. Returns
+    the events' JSON by ``key`` (bucket_name, user_name)."""
+    stdin = input_definition(splunkd, input_type, name, {"account": "prod", "index": "aws"},
+                             tmp_path)
+    result = run_input(python, input_type, stdin, input_env(splunk_home, url))
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr == b"", result.stderr.decode()
+    events = parse_stream(result.stdout)
+    for event in events:
+        assert event["sourcetype"] == sourcetype
+        assert event["source"] == "%s:123456789012" % input_type
+        assert event["index"] == "aws"
+        assert abs(float(event["time"]) - time.time()) < 120
+    return {json.loads(e["data"])[key]: json.loads(e["data"]) for e in events}
+
+
 def start_input(python, input_type, stdin, env, stdout):
     """Start an input as splunkd does, stdout to a file (so a SIGKILL loses nothing read)."""
     proc = subprocess.Popen(script_args(python, input_type), stdin=subprocess.PIPE,

@@ -2,11 +2,10 @@
 IAM user, with what enrichment and the notify action need; and the admin-policy rule."""
 import json
 import sys
-import time
 
 import boto3
 import pytest
-from inputs_helpers import input_definition, input_env, parse_stream, read_log, run_input
+from inputs_helpers import read_log, run_snapshot
 
 INPUT = "aws_iam_inventory"
 ADMIN_ARN = "arn:aws:iam::aws:policy/AdministratorAccess"
@@ -23,16 +22,8 @@ def doc(action, resource="*", effect="Allow"):
 
 
 def run(splunkd, tmp_path, splunk_home, url, python=sys.executable):
-    stdin = input_definition(splunkd, INPUT, "iam", {"account": "prod", "index": "aws"}, tmp_path)
-    result = run_input(python, INPUT, stdin, input_env(splunk_home, url))
-    assert result.returncode == 0, result.stderr.decode()
-    assert result.stderr == b"", result.stderr.decode()
-    events = parse_stream(result.stdout)
-    for event in events:
-        assert event["sourcetype"] == "trailwatch:iam:user"
-        assert event["source"] == "aws_iam_inventory:123456789012"
-        assert abs(float(event["time"]) - time.time()) < 120
-    return {json.loads(e["data"])["user_name"]: json.loads(e["data"]) for e in events}
+    return run_snapshot(splunkd, tmp_path, splunk_home, url, INPUT, "iam", "trailwatch:iam:user",
+                        "user_name", python)
 
 
 def test_one_event_per_user_with_keys_mfa_console_tags_and_admin_policies(

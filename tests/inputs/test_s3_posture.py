@@ -3,12 +3,11 @@ bucket, public or not and why; and the assessment rules directly (moto does not 
 "public" or enforce Block Public Access the way S3 does)."""
 import json
 import sys
-import time
 from urllib.parse import urlsplit
 
 import boto3
 import pytest
-from inputs_helpers import input_definition, input_env, parse_stream, read_log, run_input
+from inputs_helpers import read_log, run_snapshot
 
 INPUT = "aws_s3_posture"
 PUBLIC_READ = {"Version": "2012-10-17", "Statement": [{
@@ -38,18 +37,8 @@ def policy(bucket, **statement):
 
 
 def run(splunkd, tmp_path, splunk_home, url, python=sys.executable):
-    stdin = input_definition(splunkd, INPUT, "posture", {"account": "prod", "index": "aws"},
-                             tmp_path)
-    result = run_input(python, INPUT, stdin, input_env(splunk_home, url))
-    assert result.returncode == 0, result.stderr.decode()
-    assert result.stderr == b"", result.stderr.decode()
-    events = parse_stream(result.stdout)
-    for event in events:
-        assert event["sourcetype"] == "trailwatch:s3:posture"
-        assert event["source"] == "aws_s3_posture:123456789012"
-        assert event["index"] == "aws"
-        assert abs(float(event["time"]) - time.time()) < 120
-    return {json.loads(e["data"])["bucket_name"]: json.loads(e["data"]) for e in events}
+    return run_snapshot(splunkd, tmp_path, splunk_home, url, INPUT, "posture",
+                        "trailwatch:s3:posture", "bucket_name", python)
 
 
 def test_one_event_per_bucket_saying_whether_and_why_it_is_public(
