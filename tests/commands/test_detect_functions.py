@@ -232,6 +232,9 @@ def test_scorer_multivalue_inputs_count_by_their_first_value():
     assert scorer.row(["12", "3"], ["1", "9"], "1", ["1"], "30") == single
     assert scorer.row([], "1", "1", "1", "30")[1] == "no_count"  # an empty multivalue is no value
     assert scorer.row("12", "1", "1", "1", ["2", "30"])[1] == "learning"
+    # An unhashable non-list value is scored without the memo, as score() scores it.
+    assert scorer.row("12", "1", "1", {"mean": 1}, "30") == scorer._plain("12", "1", "1", {"mean": 1}, "30")
+    assert scorer.row("12", "1", "1", {"mean": 1}, "30")[4].endswith("robust z 7.4 above 3.5")
 
 
 # ---- CIDR intervals --------------------------------------------------------------------------

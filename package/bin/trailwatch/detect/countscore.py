@@ -172,9 +172,10 @@ class Scorer(object):
             values = [value[0] if value.__class__ is list and value else value for value in key]
             values = [None if value.__class__ is list else value for value in values]
             try:
-                return self.row(*values)
-            except TypeError:
+                hash(tuple(values))
+            except TypeError:  # still unhashable (not a value splunklib hands on): no memo
                 return self._plain(*values)
+            return self.row(*values)
         if answer is None:
             answer = self._compute(count, median, mad, mean, days)
             if len(rows) >= self.LIMIT:
