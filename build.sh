@@ -6,6 +6,7 @@
 #   ./build.sh inspect    run Splunk AppInspect (precert, cloud tag) on the package
 #   ./build.sh replay ... run the add-on's saved searches over CloudTrail files (tools/splreplay)
 #   ./build.sh bench      run the benchmarks under bench/ (JSON figures on stdout)
+#   ./build.sh docs       regenerate docs/detection-index.md from detections/
 #   ./build.sh clean      remove build output (keeps the virtual environment)
 #
 # Everything it needs goes into .venv/ (created or reused), from pinned versions.
@@ -48,7 +49,8 @@ ensure_venv() {
 build_is_stale() {
     local pkg="$DIST/$APP_ID-$(version).tar.gz"
     [[ -f "$pkg" ]] || return 0
-    [[ -n "$(find globalConfig.json package additional_packaging.py build.sh -newer "$pkg" -print -quit)" ]]
+    [[ -n "$(find globalConfig.json package detections tools/twcontent tools/confcheck \
+        additional_packaging.py build.sh -newer "$pkg" -print -quit)" ]]
 }
 
 build() {
@@ -69,6 +71,10 @@ build() {
         --ta-version "$ver" --output "$staging/output" \
         --python-binary-name "$PY" --pip-version 25.2 \
         --pip-custom-flag "--no-compile --prefer-binary --ignore-installed --no-deps" >&2
+    # savedsearches.conf exists only in the build: rendered from detections/*/detection.yml.
+    say "rendering savedsearches.conf from detections/"
+    PYTHONPATH="$ROOT/tools" "$PY" -m twcontent render \
+        --out "$staging/output/$APP_ID/default/savedsearches.conf"
     chmod -R u+rwX,go+rX,go-w "$staging/output/$APP_ID"
     mkdir -p "$staging/dist"
     "$VENV/bin/ucc-gen" package --path "$staging/output/$APP_ID" --output "$staging/dist" >&2
@@ -125,7 +131,10 @@ case "$cmd" in
         ensure_venv
         ensure_built
         PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay --app "$OUTPUT/$APP_ID" "$@" ;;
+    docs)
+        ensure_venv
+        PYTHONPATH="$ROOT/tools" "$PY" -m twcontent docs ;;
     clean) rm -rf "$OUTPUT" "$DIST" "$ROOT"/.build-staging* ;;
-    -h|--help|help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
 esac

@@ -26,20 +26,16 @@ ROOT = os.path.dirname(TESTS)
 APP_DIR = os.path.join(ROOT, "output", "TA-trailwatch")
 TOOLS = os.path.join(ROOT, "tools")
 
-# policy id -> (folder, saved search)
-POLICIES = {
-    "A01": ("A01_console_signin_failures", "TrailWatch - Admin console sign-in failures"),
-    "A02": ("A02_cloudtrail_changes", "TrailWatch - CloudTrail configuration changes"),
-    "A03": ("A03_ec2_instance_changes", "TrailWatch - EC2 instance configuration changes"),
-    "A04": ("A04_iam_policy_changes", "TrailWatch - IAM policy changes"),
-    "A05": ("A05_risky_ip_logon", "TrailWatch - Logon from a risky IP address"),
-    "A06": ("A06_network_acl_changes", "TrailWatch - Network access control list (ACL) changes"),
-    "A07": ("A07_network_gateway_changes", "TrailWatch - Network gateway changes"),
-    "A08": ("A08_s3_bucket_activity", "TrailWatch - S3 Bucket Activity"),
-    "A09": ("A09_security_groups", "TrailWatch - Security group configuration changes"),
-    "A10": ("A10_vpc_network_changes", "TrailWatch - Virtual private network changes"),
-    "C01": ("C01_s3_public_bucket", "TrailWatch - S3 bucket is publicly accessible"),
-}
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)
+from twcontent.model import load_all  # noqa: E402
+
+CONTENT = load_all()
+BY_NAME = {d.name: d for d in CONTENT}
+# policy id -> (folder under detections/, saved search), for the activity and file policies
+# (A01-A10, C01) whose cases are CloudTrail log files replayed together
+POLICIES = {d.policy_id: (d.folder, d.name) for d in CONTENT
+            if d.kind == "detection" and d.policy_id[0] in "AC"}
 
 # Support searches keeping the lookups these detections read.
 SUPPORT = ("TrailWatch - Support - Latest S3 posture", "TrailWatch - Support - Trail buckets",
@@ -53,7 +49,7 @@ LOOKUPS = ("trailwatch_collector_identities", "trailwatch_allowlist", "trailwatc
            "trailwatch_privileged_policies", "trailwatch_public_route_tables",
            "trailwatch_s3_posture_latest", "trailwatch_protected_buckets")
 
-# Alert fields every result must carry (DESIGN.md "Contracts"); src_ip, src_country,
+# Alert fields every result must carry (docs/detections.md, "Alert fields"); src_ip, src_country,
 # event_names and user_arn are left out: not every alert has them (posture snapshots, failed
 # sign-ins, private or AWS Internal addresses).
 REQUIRED_FIELDS = ("policy_id", "policy", "severity", "description", "user", "user_type",
@@ -63,7 +59,7 @@ SEVERITIES = ("informational", "low", "medium", "high", "critical")
 
 
 def policy_dir(policy_id):
-    return os.path.join(HERE, POLICIES[policy_id][0])
+    return POLICIES[policy_id][0]
 
 
 def load_cases(policy_id):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from detection_cases import APP_DIR, HERE, POLICIES, SHARED_MACROS, SUPPORT, TOOLS, replay
+from detection_cases import APP_DIR, POLICIES, SHARED_MACROS, SUPPORT, TOOLS, policy_dir, replay
 
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
@@ -31,10 +31,13 @@ def macros():
 
 
 def cron_minutes(cron):
-    minute = cron.split()[0]
-    match = re.fullmatch(r"\*/(\d+)", minute)
-    assert match, "detections run every N minutes: %r" % cron
-    return int(match.group(1))
+    """The period of a cron that runs every N minutes, staggered: 'M,M+N,... * * * *'."""
+    fields = cron.split()
+    assert fields[1:] == ["*"] * 4, cron
+    minutes = [int(m) for m in fields[0].split(",")]
+    steps = {b - a for a, b in zip(minutes, minutes[1:])}
+    assert len(steps) == 1 and 60 % steps.pop() == 0 and minutes[0] < 60 // len(minutes), cron
+    return 60 // len(minutes)
 
 
 def relative_minutes(spec):
@@ -54,7 +57,7 @@ def test_our_searches_are_there(saved):
 def test_detection_stanza(policy_id, saved, macros):
     stanza = saved.get(POLICIES[policy_id][1])
     assert stanza["disabled"] == "1"
-    assert stanza["is_scheduled"] == "1"
+    assert stanza["enableSched"] == "1" and "is_scheduled" not in stanza
     assert stanza["realtime_schedule"] == "0"  # continuous: no window is ever skipped
     period = cron_minutes(stanza["cron_schedule"])
     earliest = relative_minutes(stanza["dispatch.index_earliest"])
@@ -76,7 +79,7 @@ def test_detection_stanza(policy_id, saved, macros):
     used = set(re.findall(r'"(T\d{4}(?:\.\d{3})?)"', stanza["search"]))
     assert used and used <= set(techniques), (used, techniques)
     # documentation an admin reads in Splunk
-    description = stanza["description"]
+    description = " ".join(stanza["description"].split())
     assert description.startswith(policy_id + ".")
     assert "false positive" in description.lower() and "tune" in description.lower()
     # the search: starts from the data macro, ends with the contract table, has a filter knob
@@ -109,7 +112,7 @@ def test_every_macro_used_is_defined_and_every_policy_macro_is_used(saved, macro
 def test_support_searches(saved):
     for name in SUPPORT:
         stanza = saved.get(name)
-        assert stanza["disabled"] == "1" and stanza["is_scheduled"] == "1"
+        assert stanza["disabled"] == "1" and stanza["enableSched"] == "1"
         assert "| outputlookup trailwatch_" in stanza["search"]
         assert "inputlookup append=true" in stanza["search"]  # keeps what the admin listed
 
@@ -126,7 +129,7 @@ def test_learned_trail_bucket_feeds_a02(tmp_path, geoip):
     """A trail created towards a bucket of any name; the support search learns the bucket; then
     a 1-day lifecycle rule on it alerts in A02 (the shipped name patterns are kept)."""
     state = _state_with_shipped_lookups(tmp_path)
-    events = os.path.join(HERE, "A02_cloudtrail_changes", "support")
+    events = os.path.join(policy_dir("A02"), "support")
     replay(os.path.join(events, "create_trail.json"), ["TrailWatch - Support - Trail buckets"],
            state=state)
     with open(os.path.join(state, "lookups", "trailwatch_trail_buckets.csv")) as handle:
@@ -145,7 +148,7 @@ def test_learned_public_route_table_lowers_a10(tmp_path, geoip):
     """The first internet route of a table is high (previously private); once the support
     search has seen it, a later internet route in that table is medium."""
     state = _state_with_shipped_lookups(tmp_path)
-    events = os.path.join(HERE, "A10_vpc_network_changes", "support")
+    events = os.path.join(policy_dir("A10"), "support")
     first = replay(os.path.join(events, "first_internet_route.json"), [POLICIES["A10"][1]],
                    geoip=geoip, state=state)
     assert [r["severity"] for r in first] == ["high"]

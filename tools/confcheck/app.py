@@ -1,0 +1,124 @@
+"""Checks every .conf (and metadata/*.meta) of an add-on folder against the spec key lists."""
+import glob
+import json
+import os
+
+from .check import (SPECS, VERSIONS, key_allowed, load_spec, parse_spec_text, read_conf,
+                    value_problem)
+
+# Alert actions whose savedsearches.conf settings (action.<name>.*) Splunk Enterprise Security
+# defines; their keys are listed in specs/es/savedsearches.es.json.
+ES_FILE = os.path.join(SPECS, "es", "savedsearches.es.json")
+
+
+def _app_specs(app_dir):
+    """The add-on's own README/<conf>.spec files (custom confs, modular inputs, alert params)."""
+    out = {}
+    for path in glob.glob(os.path.join(app_dir, "README", "*.spec")):
+        conf = os.path.basename(path)[:-len(".spec")]
+        with open(path, encoding="utf-8") as handle:
+            out[conf] = parse_spec_text(conf, handle.read(), os.path.relpath(path, app_dir))
+    return out
+
+
+def _es_keys():
+    if not os.path.exists(ES_FILE):
+        return {}
+    with open(ES_FILE, encoding="utf-8") as handle:
+        doc = json.load(handle)
+    keys = {}
+    for entry in doc["stanzas"]:
+        keys.update(entry["settings"])
+    return keys
+
+
+def _alert_action_params(app_dir, version):
+    """{action name: {param key: type}} for the actions a saved search may configure:
+    Splunk's own (alert_actions.conf.spec literal stanzas) and the add-on's alert_actions.conf."""
+    out = {}
+    spec = load_spec("alert_actions.conf", version)
+    if spec:
+        for name, settings in spec.literal.items():
+            if name != "default":
+                merged = dict(spec.default)
+                merged.update(settings)
+                out[name] = merged
+    ours = os.path.join(app_dir, "default", "alert_actions.conf")
+    if os.path.exists(ours):
+        readme = _app_specs(app_dir).get("alert_actions.conf")
+        for stanza, key, _value, _n in read_conf(ours):
+            params = out.setdefault(stanza, dict(spec.default) if spec else {})
+            params.setdefault(key, "<value>")
+            if readme:
+                params.update(readme.settings_for(stanza))
+    return out
+
+
+def _check_action_key(key, value, actions, es_keys, savedsearch_settings):
+    """savedsearches.conf action.<name>[.<param>]: the action must exist and the param be one
+    it defines (Splunk's spec, ES's keys, or the add-on's own action)."""
+    if key in es_keys:
+        return None
+    if key in savedsearch_settings:  # literal keys of the spec (action.email.to, ...)
+        return None
+    parts = key.split(".", 2)
+    name = parts[1]
+    if name in ("correlationsearch", "notable", "risk"):
+        return "is not a setting Enterprise Security defines for %s" % name
+    if name not in actions:
+        return "names alert action %r, which neither Splunk nor this add-on defines" % name
+    if len(parts) == 2:
+        return None
+    param = parts[2]
+    if key_allowed(param, actions[name]) is None:
+        return "alert action %r has no setting %r" % (name, param)
+    return None
+
+
+def check_app(app_dir, versions=VERSIONS):
+    """[problem text] for every unknown key or bad value in the add-on's .conf files."""
+    problems = []
+    own = _app_specs(app_dir)
+    es_keys = _es_keys()
+    files = sorted(glob.glob(os.path.join(app_dir, "default", "*.conf")))
+    files += sorted(glob.glob(os.path.join(app_dir, "metadata", "*.meta")))
+    for path in files:
+        conf = os.path.basename(path)
+        rel = os.path.relpath(path, app_dir)
+        entries = read_conf(path)
+        for version in versions:
+            spec = load_spec(conf, version)
+            if spec is None and conf not in own:
+                problems.append("%s: no .conf.spec for Splunk %s and none in README/: Splunk "
+                                "would not know this file" % (rel, version))
+                break
+            actions = _alert_action_params(app_dir, version) if conf == "savedsearches.conf" else {}
+            for stanza, key, value, number in entries:
+                where = "%s:%d [%s] %s" % (rel, number, stanza, key)
+                if value is None:
+                    problems.append("%s: not a key = value line" % where)
+                    continue
+                allowed = {}
+                if spec is not None:
+                    allowed.update(spec.settings_for(stanza))
+                if conf in own:
+                    allowed.update(own[conf].settings_for(stanza))
+                if conf == "savedsearches.conf" and key.startswith("action."):
+                    problem = _check_action_key(key, value, actions, es_keys, allowed)
+                    if problem:
+                        problems.append("%s: %s (Splunk %s)" % (where, problem, version))
+                    continue
+                type_text = key_allowed(key, allowed)
+                if type_text is None:
+                    problems.append("%s: not a key of %s.spec for Splunk %s" % (where, conf, version))
+                    continue
+                problem = value_problem(key, value, type_text)
+                if problem:
+                    problems.append("%s = %r: %s (spec: %s)" % (where, value, problem, type_text))
+    # the same problem found for both versions is said once
+    seen, out = set(), []
+    for p in problems:
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out
