@@ -89,9 +89,9 @@ def check_app(app_dir, versions=VERSIONS):
         for version in versions:
             spec = load_spec(conf, version)
             if spec is None and conf not in own:
-                problems.append("%s: no .conf.spec for Splunk %s and none in README/: Splunk "
-                                "would not know this file" % (rel, version))
-                break
+                problems.append(("%s: no .conf.spec in Splunk and none in README/: Splunk would "
+                                 "not know this file" % rel, version))
+                continue
             actions = _alert_action_params(app_dir, version) if conf == "savedsearches.conf" else {}
             for stanza, key, value, number in entries:
                 where = "%s:%d [%s] %s" % (rel, number, stanza, key)
@@ -106,19 +106,17 @@ def check_app(app_dir, versions=VERSIONS):
                 if conf == "savedsearches.conf" and key.startswith("action."):
                     problem = _check_action_key(key, value, actions, es_keys, allowed)
                     if problem:
-                        problems.append("%s: %s (Splunk %s)" % (where, problem, version))
+                        problems.append(("%s: %s" % (where, problem), version))
                     continue
                 type_text = key_allowed(key, allowed)
                 if type_text is None:
-                    problems.append("%s: not a key of %s.spec for Splunk %s" % (where, conf, version))
+                    problems.append(("%s: not a key of %s.spec" % (where, conf), version))
                     continue
                 problem = value_problem(key, value, type_text)
                 if problem:
-                    problems.append("%s = %r: %s (spec: %s)" % (where, value, problem, type_text))
-    # the same problem found for both versions is said once
-    seen, out = set(), []
-    for p in problems:
-        if p not in seen:
-            seen.add(p)
-            out.append(p)
-    return out
+                    problems.append(("%s = %r: %s (spec: %s)" % (where, value, problem, type_text), version))
+    # one line a problem, with the Splunk versions it holds for
+    merged = {}
+    for text, version in problems:
+        merged.setdefault(text, []).append(version)
+    return ["%s (Splunk %s)" % (text, ", ".join(versions)) for text, versions in merged.items()]

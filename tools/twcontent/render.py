@@ -101,10 +101,11 @@ def es_settings(d):
         ("action.notable.param.drilldown_search", "`trailwatch_cloudtrail` eventID IN ($event_id_list$)"),
         ("action.notable.param.drilldown_earliest_offset", "$info_min_time$"),
         ("action.notable.param.drilldown_latest_offset", "$info_max_time$"),
+        ("action.notable.param.default_status", "1"),
         ("action.risk", "1"),
         ("action.risk.param._risk", json.dumps(risk)),
         ("action.risk.param._risk_message", "$description$"),
-        ("action.risk.forceCsvResults", "1"),
+        ("action.risk.forceCsvResults", "true"),
     ]
 
 
