@@ -4,8 +4,8 @@ support search that keeps the latest posture per bucket for the CloudTrail half.
 splreplay only reads CloudTrail files (every record becomes an `aws:cloudtrail` event), so
 these tests build the snapshot events the way replay builds events (JSON extraction as
 KV_MODE=json, `_time` from `snapshot_time`) with sourcetype `trailwatch:s3:posture`, and run
-the saved search through splreplay's Python API (NEEDS_FROM_REPLAY.md, item 2). Case files:
-C01_s3_public_bucket/posture/*.json = {"case": {...}, "Snapshots": [...]}, judged like the
+the saved search through splreplay's Python API. Case files:
+detections/c01_s3_public_bucket/posture/*.json = {"case": {...}, "Snapshots": [...]}, judged like the
 CloudTrail cases (detection_cases.py), one run per case.
 """
 import csv
