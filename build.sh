@@ -75,6 +75,9 @@ build() {
     say "rendering savedsearches.conf from detections/"
     PYTHONPATH="$ROOT/tools" "$PY" -m twcontent render \
         --out "$staging/output/$APP_ID/default/savedsearches.conf"
+    # Every .conf of the add-on, UCC's included, against Splunk's published .conf.spec keys.
+    say "checking every .conf against Splunk's .conf.spec (9.4 and 10.0)"
+    PYTHONPATH="$ROOT/tools" "$PY" -m confcheck "$staging/output/$APP_ID"
     chmod -R u+rwX,go+rX,go-w "$staging/output/$APP_ID"
     mkdir -p "$staging/dist"
     "$VENV/bin/ucc-gen" package --path "$staging/output/$APP_ID" --output "$staging/dist" >&2

@@ -3,12 +3,43 @@ import glob
 import json
 import os
 
-from .check import (SPECS, VERSIONS, key_allowed, load_spec, parse_spec_text, read_conf,
-                    value_problem)
+from .check import (SPECS, VERSIONS, key_allowed, load_spec, parse_spec_text, placeholder_regex,
+                    read_conf, value_problem)
 
 # Alert actions whose savedsearches.conf settings (action.<name>.*) Splunk Enterprise Security
 # defines; their keys are listed in specs/es/savedsearches.es.json.
 ES_FILE = os.path.join(SPECS, "es", "savedsearches.es.json")
+# Settings that a newer Splunk than the checked versions defines, which the add-on sets because
+# AppInspect asks for them and which older versions ignore (with where each is defined).
+FORWARD_FILE = os.path.join(SPECS, "forward.json")
+
+
+def _forward_keys():
+    if not os.path.exists(FORWARD_FILE):
+        return {}
+    with open(FORWARD_FILE, encoding="utf-8") as handle:
+        doc = json.load(handle)
+    out = {}
+    for entry in doc["settings"]:
+        for conf in entry["confs"]:
+            out.setdefault(conf, {})[entry["key"]] = entry["value"]
+    return out
+
+
+def _own_settings(readme, splunk_spec, stanza):
+    """Settings the add-on's README/<conf>.spec defines for a stanza of a conf Splunk owns:
+    only in the add-on's own stanzas (its modular input schemes, its alert actions: headers
+    Splunk's spec does not have), never in Splunk's ([default], [admin_external:<uniqueName>]):
+    an add-on cannot add keys to Splunk's stanzas."""
+    splunk_headers = {header for header, _settings in splunk_spec.entries}
+    found = {}
+    for header, settings in readme.entries:
+        if header in splunk_headers or header in ("default", "") or header.startswith("<"):
+            continue
+        scheme = header.split("://", 1)[0]
+        if stanza == scheme or placeholder_regex(header).match(stanza):
+            found.update(settings)
+    return found
 
 
 def _app_specs(app_dir):
@@ -80,6 +111,7 @@ def check_app(app_dir, versions=VERSIONS):
     problems = []
     own = _app_specs(app_dir)
     es_keys = _es_keys()
+    forward = _forward_keys()
     files = sorted(glob.glob(os.path.join(app_dir, "default", "*.conf")))
     files += sorted(glob.glob(os.path.join(app_dir, "metadata", "*.meta")))
     for path in files:
@@ -101,7 +133,10 @@ def check_app(app_dir, versions=VERSIONS):
                 allowed = {}
                 if spec is not None:
                     allowed.update(spec.settings_for(stanza))
-                if conf in own:
+                    if conf in own:
+                        allowed.update(_own_settings(own[conf], spec, stanza))
+                    allowed.update(forward.get(conf, {}))
+                elif conf in own:  # the add-on's own .conf: its README spec is the spec
                     allowed.update(own[conf].settings_for(stanza))
                 if conf == "savedsearches.conf" and key.startswith("action."):
                     problem = _check_action_key(key, value, actions, es_keys, allowed)

@@ -22,7 +22,9 @@ class Spec(object):
         self.literal = {}
         self.patterns = []  # [(regex, settings)]
         self.default = {}
+        self.entries = []  # [(stanza header without brackets, settings)] as written
         for entry in stanzas:
+            self.entries.append((entry["stanza"].strip("[]"), dict(entry["settings"])))
             name, settings = entry["stanza"].strip("[]"), dict(entry["settings"])
             if conf.endswith(".meta") or name in ("default", "global"):
                 # default.meta.spec documents access/export/owner (and import) with example
