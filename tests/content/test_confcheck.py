@@ -57,6 +57,7 @@ def _add_to_stanza(app, conf, stanza, line):
     ("action.notable.param.rule_titel = x", "not a setting Enterprise Security defines"),
     ("action.pagerduty = 1", "neither Splunk nor this add-on defines"),
     ("action.email.colour = red", "alert action 'email' has no setting 'colour'"),
+    ("action.logevent.param.colour = red", "alert action 'logevent' has no setting 'param.colour'"),
 ])
 def test_refuses_what_splunk_would_not_read(app_copy, line, complaint):
     _add_to_stanza(app_copy, "savedsearches.conf", A09, line)

@@ -68,6 +68,13 @@ def _alert_action_params(app_dir, version):
     Splunk's own (alert_actions.conf.spec literal stanzas) and the add-on's alert_actions.conf."""
     out = {}
     spec = load_spec("alert_actions.conf", version)
+    shipped = os.path.join(SPECS, "splunk_actions.json")
+    if os.path.exists(shipped):
+        with open(shipped, encoding="utf-8") as handle:
+            for name, entry in json.load(handle)["actions"].items():
+                params = dict(spec.default) if spec else {}
+                params.update({param: "<string>" for param in entry["params"]})
+                out[name] = params
     if spec:
         for name, settings in spec.literal.items():
             if name != "default":
