@@ -96,9 +96,26 @@ ensure_built() {
     if build_is_stale || [[ ! -d "$OUTPUT/$APP_ID" ]]; then build; fi
 }
 
+# The browser test's node packages (tests/browser, never shipped): installed from the lockfile
+# with `npm ci` when missing or when the lockfile changed.
+ensure_browser_packages() {
+    local dir="$ROOT/tests/browser"
+    local stamp="$dir/node_modules/.package-lock.sha256"
+    local want
+    want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return
+    fi
+    command -v npm >/dev/null || die "the browser test needs node and npm (Debian: apt-get install -y nodejs npm)"
+    say "installing the browser test's node packages (npm ci in tests/browser)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+    echo "$want" > "$stamp"
+}
+
 run_tests() {
     ensure_venv
     ensure_built
+    ensure_browser_packages
     say "running the test suite"
     "$PY" -m pytest "$@"
 }

@@ -14,11 +14,16 @@ import os
 import re
 import subprocess
 import tempfile
+import sys
 import xml.etree.ElementTree as ET
 
-from splreplay.output import row_for_output
-
 HERE = os.path.dirname(os.path.abspath(__file__))
+TOOLS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools")
+if TOOLS not in sys.path:
+    sys.path.insert(0, TOOLS)
+
+from splreplay.output import row_for_output  # noqa: E402
+
 CHROMIUM = os.environ.get("TRAILWATCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",

@@ -23,18 +23,13 @@ import datetime
 import hashlib
 import json
 import os
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-TOOLS = os.path.join(ROOT, "tools")
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
-
+from dashboards import TOOLS  # noqa: F401 (puts tools/ on sys.path)
 from splreplay.events import flatten_json, parse_time  # noqa: E402
 from splreplay.output import row_for_output  # noqa: E402
 from trailwatch_demo import story as demo_story  # noqa: E402
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SQS_BUCKET = "organisation-trail-logs"
 ALERT_FIELDS = ("policy_id", "policy", "severity", "description", "user", "user_arn",
                 "user_type", "aws_account_id", "region", "src_ip", "src_country",
