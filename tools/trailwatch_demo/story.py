@@ -1,4 +1,4 @@
-"""The demo organisation and its two weeks of CloudTrail activity, ending in an attack.
+"""The demo organisation and its two weeks (and two days) of CloudTrail activity, ending in an attack.
 
 Everything is made up and deterministic (a seeded generator): two accounts, their people and
 automation, ordinary working-hours activity, then on the last day an attack told in six steps
@@ -86,7 +86,7 @@ def role_identity(account, role, session):
 class Story:
     """Builds the records in time order; ``steps`` names the attack's records per step."""
 
-    def __init__(self, start, days=14, seed=7):
+    def __init__(self, start, days=16, seed=7):
         self.start = start
         self.days = days
         self.rng = random.Random(seed)
@@ -247,7 +247,7 @@ class Story:
         launches = []
         for n in range(6):
             launches.append(self.record(
-                t + n * minute, PROD, intruder, "ec2.amazonaws.com", "RunInstances", ip2,
+                t + n * minute, PROD, bob, "ec2.amazonaws.com", "RunInstances", ip,
                 region=NEW_REGION, request={"instanceType": "p3.8xlarge", "minCount": 4,
                                             "maxCount": 4},
                 response={"instancesSet": {"items": [
@@ -257,18 +257,18 @@ class Story:
         t += 20 * minute
         deletions = []
         for n, name in enumerate(["prod-app-logs-archive-%02d" % i for i in range(14)]):
-            deletions.append(self.record(t + n * datetime.timedelta(seconds=30), PROD, intruder,
-                                         "s3.amazonaws.com", "DeleteBucket", ip2,
+            deletions.append(self.record(t + n * datetime.timedelta(seconds=30), PROD, bob,
+                                         "s3.amazonaws.com", "DeleteBucket", ip,
                                          request={"bucketName": name}))
         for n in range(12):
             deletions.append(self.record(
-                t + datetime.timedelta(minutes=8, seconds=20 * n), PROD, intruder,
-                "ec2.amazonaws.com", "TerminateInstances", ip2,
+                t + datetime.timedelta(minutes=8, seconds=20 * n), PROD, bob,
+                "ec2.amazonaws.com", "TerminateInstances", ip,
                 request={"instancesSet": {"items": [{"instanceId": "i-0b%015x" % n}]}}))
         self.steps["mass_deletion"] = deletions
 
 
-def build(start=datetime.datetime(2024, 6, 3, tzinfo=datetime.timezone.utc), days=14, seed=7):
+def build(start=datetime.datetime(2024, 6, 3, tzinfo=datetime.timezone.utc), days=16, seed=7):
     """The story: {"records": [...] in time order, "steps": {step: [records]}}."""
     story = Story(start, days=days, seed=seed)
     story.network_setup()
