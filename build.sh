@@ -6,6 +6,7 @@
 #   ./build.sh inspect    run Splunk AppInspect (precert, cloud tag) on the package
 #   ./build.sh replay ... run the add-on's saved searches over CloudTrail files (tools/splreplay)
 #   ./build.sh bench      run the benchmarks under bench/ (JSON figures on stdout)
+#   ./build.sh demo       the demo story through the detections (demo-output/summary.json)
 #   ./build.sh docs       regenerate docs/detection-index.md from detections/
 #   ./build.sh clean      remove build output (keeps the virtual environment)
 #
@@ -154,6 +155,11 @@ case "$cmd" in
     docs)
         ensure_venv
         PYTHONPATH="$ROOT/tools" "$PY" -m twcontent docs ;;
+    demo)
+        ensure_venv
+        ensure_built
+        PYTHONPATH="$ROOT/tools" exec "$PY" -m trailwatch_demo --app "$OUTPUT/$APP_ID" \
+            --out "$ROOT/demo-output" "$@" ;;
     clean) rm -rf "$OUTPUT" "$DIST" "$ROOT"/.build-staging* ;;
     -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;

@@ -26,8 +26,8 @@ import os
 
 from dashboards import TOOLS  # noqa: F401 (puts tools/ on sys.path)
 from splreplay.events import flatten_json, parse_time  # noqa: E402
-from splreplay.output import row_for_output  # noqa: E402
 from trailwatch_demo import story as demo_story  # noqa: E402
+from trailwatch_demo.detect import is_support, run_searches  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SQS_BUCKET = "organisation-trail-logs"
@@ -124,19 +124,6 @@ def iam_events(story, when):
             events.append(json_event(snap, when, "trailwatch:iam:user",
                                      "aws_iam_inventory:%s" % account, when + 3))
     return events
-
-
-def run_searches(replay, events, now):
-    """Support and baseline searches, then the detections; -> (search name, output row)."""
-    names = replay.app.saved_search_names()
-    support = [n for n in names if " - Support - " in n or " - Baseline - " in n]
-    detections = [n for n in names if n not in support]
-    found = []
-    for name in support + detections:
-        rows = replay.compile_saved(name, now).run(events)
-        if name in detections:
-            found.extend((name, row_for_output(row, name)) for row in rows)
-    return found
 
 
 def alert_events(found):
@@ -260,7 +247,6 @@ def build(replay):
     events.extend(action_events(story, now - 1500))
     events.extend(log_events(now))
     names = replay.app.saved_search_names()
-    events.extend(scheduler_events([n for n in names if " - Support - " in n
-                                    or " - Baseline - " in n], now))
+    events.extend(scheduler_events([n for n in names if is_support(n)], now))
     events.sort(key=lambda e: -e["_time"])
     return events, now
