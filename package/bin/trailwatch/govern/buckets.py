@@ -169,30 +169,35 @@ def reverse_bucket(current, before, after, partial):
     return wanted, drift
 
 
+def _taken_back(now, before, after):
+    """The items (grants, statements) of `now` without the ones the action added, and with
+    the ones it removed put back (at the end)."""
+    def key(item):
+        return json.dumps(item, sort_keys=True)
+
+    old, new = {key(i) for i in before}, {key(i) for i in after}
+    kept = [i for i in now if key(i) not in new - old]
+    present = {key(i) for i in kept}
+    return kept + [i for i in before if key(i) not in new and key(i) not in present]
+
+
 def _merge_grants(current, before, after):
-    """The current ACL with the grants the action removed put back and the ones it added
-    taken out."""
-    grants = lambda acl: (acl or {}).get("Grants") or []
-    key = lambda g: json.dumps(g, sort_keys=True)
-    removed = [g for g in grants(before) if key(g) not in {key(a) for a in grants(after)}]
-    added = {key(g) for g in grants(after)} - {key(g) for g in grants(before)}
-    kept = [g for g in grants(current) if key(g) not in added]
-    kept += [g for g in removed if key(g) not in {key(k) for k in kept}]
+    """The current ACL with the action's own change to its grants taken back."""
+    def grants(acl):
+        return (acl or {}).get("Grants") or []
+
+    kept = _taken_back(grants(current), grants(before), grants(after))
     return exposure.normalize_acl({"Owner": (current or before or {}).get("Owner"), "Grants": kept})
 
 
 def _merge_policy(current, before, after):
-    """The current policy with the statements the action removed (or narrowed) put back and
-    the ones it added (or narrowed) taken out; None when no statement is left."""
-    key = lambda statement: json.dumps(statement, sort_keys=True)
-    old = exposure.statements(exposure.parse_policy(before))
-    new = exposure.statements(exposure.parse_policy(after))
-    removed = [s for s in old if key(s) not in {key(n) for n in new}]
-    added = {key(s) for s in new} - {key(s) for s in old}
+    """The current policy with the action's own change to its statements (removed, narrowed
+    or added) taken back; None when no statement is left."""
+    def listed(policy):
+        return exposure.statements(exposure.parse_policy(policy))
+
     base = exposure.parse_policy(current) or exposure.parse_policy(before) or {"Version": "2012-10-17"}
-    kept = [s for s in exposure.statements(exposure.parse_policy(current)) if key(s) not in added]
-    kept += [s for s in removed if key(s) not in {key(k) for k in kept}]
-    return exposure.rebuilt(base, kept)
+    return exposure.rebuilt(base, _taken_back(listed(current), listed(before), listed(after)))
 
 
 class MakeBucketPrivate(BucketAction):

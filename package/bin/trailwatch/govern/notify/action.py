@@ -1,5 +1,5 @@
 """The "Notify AWS user" action class and its checked options (see the package docstring)."""
-from trailwatch.govern.core import Action, GovernError, Protected, Target, describe_exception
+from trailwatch.govern.core import Action, GovernError, Protected, Target
 from trailwatch.govern.mail import not_allowed, sender_address
 from trailwatch.govern.notify.addresses import address_list, find_address, is_domain, is_email
 from trailwatch.govern.notify.delivery import (DELIVERIES, SNS_TOPIC, delivered, send,
