@@ -65,6 +65,8 @@ def installed_app(tmp_path_factory):
             "trailwatch_protected_principals.csv": [
                 "%s,arn:aws:iam::%s:user/%s,payment service account"
                 % (support.ACCOUNT_ID, support.ACCOUNT_ID, support.PROTECTED_USER),
+                "%s,arn:aws:iam::%s:user%s%s,administrator (protected by its ARN, with its path)"
+                % (support.ACCOUNT_ID, support.ACCOUNT_ID, support.ADMIN_PATH, support.PATH_PROTECTED_USER),
             ],
         }[name]
         target.write_text(shipped.rstrip("\n") + "\n" + "\n".join(rows) + "\n")

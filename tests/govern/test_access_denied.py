@@ -32,7 +32,7 @@ def run(installed_app, splunkd, moto_iam, tmp_path, action, account, rows, **con
 
 def test_suspend_without_put_user_policy(installed_app, splunkd, moto_iam, tmp_path, unique):
     account = governance_account(moto_iam, splunkd, unique("tw-readonly"), [
-        "sts:GetCallerIdentity", "iam:ListUserTags", "iam:GetUserPolicy", "iam:ListAccessKeys"])
+        "sts:GetCallerIdentity", "iam:GetUser", "iam:ListUserTags", "iam:GetUserPolicy", "iam:ListAccessKeys"])
     arn, key = victim(moto_iam, unique("eve"))
     name = arn.rsplit("/", 1)[1]
     proc, events = run(installed_app, splunkd, moto_iam, tmp_path, SUSPEND, account,
@@ -58,14 +58,14 @@ def test_notify_without_list_user_tags_or_ses_send_email(installed_app, splunkd,
     options = {"delivery": "ses", "sender": "trailwatch@corp.example"}
 
     # Without iam:ListUserTags the exempt tag cannot be checked: the row is refused as failed.
-    no_tags = governance_account(moto_iam, splunkd, unique("tw-notags"), ["sts:GetCallerIdentity", "ses:SendEmail"])
+    no_tags = governance_account(moto_iam, splunkd, unique("tw-notags"), ["sts:GetCallerIdentity", "iam:GetUser", "ses:SendEmail"])
     proc, events = run(installed_app, splunkd, moto_iam, tmp_path, NOTIFY, no_tags, [row], **options)
     assert events[0]["outcome"] == "failure" and events[0]["error_code"] == "AccessDenied", events[0]["reason"]
     assert "needs the iam:ListUserTags permission" in events[0]["reason"]
 
     # (moto answers SESv2 with an XML error body, so botocore sees only HTTP 403 where AWS
     # sends AccessDeniedException; both mean AccessDenied.)
-    no_ses = governance_account(moto_iam, splunkd, unique("tw-noses"), ["sts:GetCallerIdentity", "iam:ListUserTags"])
+    no_ses = governance_account(moto_iam, splunkd, unique("tw-noses"), ["sts:GetCallerIdentity", "iam:GetUser", "iam:ListUserTags"])
     proc, events = run(installed_app, splunkd, moto_iam, tmp_path, NOTIFY, no_ses, [row], **options)
     assert proc.returncode == 2
     (event,) = events

@@ -5,7 +5,7 @@ import json
 
 
 import twgovern_support as support
-from trailwatch.govern import exposure
+from trailwatch.aws import exposure
 
 ACTION = "trailwatch_make_bucket_private"
 OWNER_CANONICAL = None

@@ -11,8 +11,10 @@ from trailwatch.govern.core import GovernError, Target
 from trailwatch.govern.engine import Environment, run_action
 from trailwatch.govern.mail import (MailSettings, SplunkMail, build_message, not_allowed,
                                     parse_mailserver, sender_address)
-from trailwatch.govern.notify import (NotifyOptions, NotifyUser, addresses_in, compose,
-                                      find_address, is_email, notification_key, sns_subject)
+from trailwatch.govern.notify import NotifyOptions, NotifyUser
+from trailwatch.govern.notify.addresses import addresses_in, find_address, is_email
+from trailwatch.govern.notify.delivery import sns_subject
+from trailwatch.govern.notify.message import compose, notification_key
 from trailwatch.govern.protection import Protections
 from trailwatch.govern.splunkd import MemoryStore
 
@@ -57,11 +59,33 @@ def test_tags_first_in_the_configured_order_case_insensitively():
     assert (address, source) == ("t@corp.example", "tag:owner")
 
 
-def test_then_session_or_user_name_that_is_an_email():
-    assert find_address(session("alice@corp.example"), {}, opts())[:2] == ("alice@corp.example", "session_name")
+def identity_center_session(name):
+    target = session(name)
+    target.extra["role_path"] = "/aws-reserved/sso.amazonaws.com/"
+    return target
+
+
+def test_then_a_name_that_is_an_email_when_the_caller_did_not_choose_it():
+    # IAM user names (chosen by IAM administrators) and Identity Center session names (set
+    # by AWS to the user's sign-in name) are trusted.
     assert find_address(user("bob@corp.example"), {}, opts())[:2] == ("bob@corp.example", "user_name")
+    assert find_address(identity_center_session("alice@corp.example"), {}, opts())[:2] == (
+        "alice@corp.example", "session_name")
+
+
+def test_caller_chosen_names_give_an_address_only_inside_email_domain():
+    # Anyone allowed to assume a role names their own session; GetFederationToken's caller
+    # names the federated user.
     federated = NotifyUser().resolve({"user_arn": "arn:aws:sts::%s:federated-user/carol@corp.example" % ACCOUNT}, {})
-    assert find_address(federated, {}, opts())[:2] == ("carol@corp.example", "federated_user_name")
+    for target in (session("attacker@evil.example"), session("alice@corp.example"), federated):
+        address, source, trail = find_address(target, {}, opts(fallback_recipient="soc@corp.example"))
+        assert (address, source) == ("soc@corp.example", "fallback_recipient")
+        assert "the caller chose it" in trail[1]
+    inside = opts(email_domain="corp.example", fallback_recipient="soc@corp.example")
+    assert find_address(session("alice@corp.example"), {}, inside)[:2] == ("alice@corp.example", "session_name")
+    assert find_address(federated, {}, inside)[:2] == ("carol@corp.example", "federated_user_name")
+    assert find_address(session("attacker@evil.example"), {}, inside)[:2] == (
+        "soc@corp.example", "fallback_recipient")
 
 
 def test_then_name_at_domain_then_fallback():
@@ -200,6 +224,10 @@ def test_smtp_failures():
 
 # --------------------------------------------------------------------------- idempotence
 class _Iam(object):
+    def get_user(self, UserName):
+        return {"User": {"UserName": UserName, "Path": "/",
+                         "Arn": "arn:aws:iam::%s:user/%s" % (ACCOUNT, UserName)}}
+
     def list_user_tags(self, UserName):
         return {"Tags": [{"Key": "email", "Value": "%s@corp.example" % UserName}]}
 

@@ -128,6 +128,31 @@ def test_identity_center_session_named_after_an_email(installed_app, splunkd, mo
     assert len(smtp.to(person)) == 1 and smtp.to(SOC) == []
 
 
+def test_attacker_chosen_session_name_gets_no_message(installed_app, splunkd, moto_endpoint, iam, smtp, unique, tmp_path):
+    # Whoever may assume a role names the session: an attacker names it after their own mailbox.
+    role = unique("DataPipeline")
+    iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))
+    attacker = "attacker@evil.example"
+    arn = "arn:aws:sts::%s:assumed-role/%s/%s" % (ACCOUNT, role, attacker)
+    mail_settings(splunkd, smtp)
+    proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path,
+                       [row(arn, user=attacker, user_type="AssumedRole")],
+                       email_domain="corp.example", fallback_recipient=SOC)
+    assert_ok(proc)
+    (event,) = events
+    assert (event["recipient"], event["resolved_by"]) == (SOC, "fallback_recipient")
+    assert any("the caller chose it" in step for step in event["before"]["resolution"])
+    assert smtp.to(attacker) == [] and len(smtp.to(SOC)) == 1
+    # Without a fallback mailbox nobody is told, and the reason says why.
+    proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path,
+                       [row(arn, user=attacker, user_type="AssumedRole", first_seen="2026-11-28T11:41:00Z")],
+                       email_domain="corp.example")
+    assert proc.returncode == 2
+    assert (events[0]["outcome"], events[0]["error_code"]) == ("failure", "NoRecipient")
+    assert "the caller chose it" in events[0]["reason"]
+    assert smtp.to(attacker) == [] and len(smtp.to(SOC)) == 1
+
+
 def test_user_name_at_configured_domain(installed_app, splunkd, moto_endpoint, iam, smtp, unique, tmp_path):
     name = unique("carol")
     arn = make_user(iam, name, tags=[("owner", "Platform team")])  # no address in the tag

@@ -10,9 +10,10 @@ import os
 
 import pytest
 
-from trailwatch.govern import audit, exposure, registry
+from trailwatch.aws import exposure
+from trailwatch.govern import audit, registry
 from trailwatch.govern.buckets import BLOCK_ALL, MakeBucketPrivate, RemoveBucketCollaborator
-from trailwatch.govern.core import (SKIPPED_PROTECTED, GovernError, Target, TargetError,
+from trailwatch.govern.core import (SKIPPED_PROTECTED, Request, GovernError, Target, TargetError,
                                     describe_client_error)
 from trailwatch.govern.engine import Environment, run_action, run_undo
 from trailwatch.govern.notify import NotifyUser
@@ -118,7 +119,7 @@ PUBLIC = {"Grantee": {"Type": "Group", "URI": exposure.ALL_USERS}, "Permission":
 def test_make_private_leaves_acl_alone_when_acls_are_disabled():
     action = MakeBucketPrivate()
     state = {"block": None, "acl": acl(), "policy": None, "ownership": "BucketOwnerEnforced"}
-    wanted = action.desired(state, bucket(), {})
+    wanted = action.desired(state, bucket(), Request())
     steps = action.plan(state, wanted, bucket())
     assert [s.operation for s in steps] == ["PutPublicAccessBlock"]
     assert steps[0].params == {"Bucket": "b", "ExpectedBucketOwner": "123456789012",
@@ -132,7 +133,9 @@ def test_make_private_undo_plan_order_and_partial_block():
                     {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]},
                 "ownership": "ObjectWriter"}
     current = {"block": dict(BLOCK_ALL), "acl": acl(), "policy": None, "ownership": "ObjectWriter"}
-    steps = action.undo_plan(current, snapshot, bucket())
+    wanted, drift = action.reverse(current, snapshot, current, False)
+    assert drift == []
+    steps = action.undo_plan(current, wanted, bucket())
     assert [s.operation for s in steps] == ["PutPublicAccessBlock", "PutBucketAcl", "PutBucketPolicy"]
     assert steps[0].params["PublicAccessBlockConfiguration"]["BlockPublicPolicy"] is False
     assert all(s.params["ExpectedBucketOwner"] == "123456789012" for s in steps)
@@ -145,7 +148,7 @@ def test_collaborator_owner_canonical_id_is_never_removed():
                             {"collaborator": OWNER})
     state = {"block": None, "acl": acl(), "policy": None, "ownership": None}
     with pytest.raises(GovernError, match="owner"):
-        action.desired(state, target, {"_now": NOW})
+        action.desired(state, target, Request(now=NOW))
 
 
 # --------------------------------------------------------------------------- principals
@@ -202,17 +205,22 @@ def test_suspend_undo_reactivates_only_keys_that_were_active():
                 "keys": {"AKIAONE": "Active", "AKIATWO": "Inactive", "AKIAGONE": "Active"}}
     current = {"policy_name": "TrailWatchSuspend", "policy": {"Statement": []},
                "keys": {"AKIAONE": "Inactive", "AKIATWO": "Inactive", "AKIANEW": "Active"}}
-    steps = action.undo_plan(current, snapshot, target)
+    after = {"policy_name": "TrailWatchSuspend", "policy": {"Statement": []},
+             "keys": {"AKIAONE": "Inactive", "AKIATWO": "Inactive", "AKIAGONE": "Inactive"}}
+    wanted, drift = action.reverse(current, snapshot, after, False)
+    steps = action.undo_plan(current, wanted, target)
     assert [(s.operation, s.params.get("AccessKeyId"), s.params.get("Status")) for s in steps] == [
         ("DeleteUserPolicy", None, None), ("UpdateAccessKey", "AKIAONE", "Active")]
-    assert action.restorable(snapshot, current)["keys"] == {"AKIAONE": "Active", "AKIATWO": "Inactive"}
+    # a key made since stays as it is; one deleted since cannot come back and is reported
+    assert wanted["keys"] == {"AKIAONE": "Active", "AKIATWO": "Inactive", "AKIANEW": "Active"}
+    assert drift == ["access key AKIAGONE was deleted after the action"]
 
 
 def test_revoke_sets_and_lifts_password_reset_and_respects_fresh_revocations():
     action = RevokeSessions()
     target = action.resolve({"iam_user": "carol", "last_seen": "2026-11-28T11:50:00Z"}, {})
     state = {"policy": None, "login_profile": {"exists": True, "reset_required": False}}
-    wanted = action.desired(state, target, {"_now": NOW})
+    wanted = action.desired(state, target, Request(now=NOW))
     steps = action.plan(state, wanted, target)
     assert [s.operation for s in steps] == ["PutUserPolicy", "UpdateLoginProfile"]
     document = json.loads(steps[0].params["PolicyDocument"])
@@ -220,11 +228,12 @@ def test_revoke_sets_and_lifts_password_reset_and_respects_fresh_revocations():
     assert "Password" not in steps[1].params
     done = {"policy": wanted["policy"], "login_profile": {"exists": True, "reset_required": True}}
     later = NOW + datetime.timedelta(hours=1)
-    assert action.plan(done, action.desired(done, target, {"_now": later}), target) == []
+    assert action.plan(done, action.desired(done, target, Request(now=later)), target) == []
     newer_alert = action.resolve({"iam_user": "carol", "last_seen": "2026-11-28T12:30:00Z"}, {})
-    assert [s.operation for s in action.plan(done, action.desired(done, newer_alert, {"_now": later}), newer_alert)] == [
+    assert [s.operation for s in action.plan(done, action.desired(done, newer_alert, Request(now=later)), newer_alert)] == [
         "PutUserPolicy"]
-    undo = action.undo_plan(done, state, target)
+    wanted, drift = action.reverse(done, state, done, False)
+    undo = action.undo_plan(done, wanted, target)
     assert [(s.operation, s.params.get("PasswordResetRequired")) for s in undo] == [
         ("DeleteUserPolicy", None), ("UpdateLoginProfile", False)]
 
@@ -273,3 +282,44 @@ def test_engine_audits_targets_it_cannot_resolve_and_undo_of_unknown_ids():
 
 def test_protected_outcome_constant():
     assert SKIPPED_PROTECTED == "skipped_protected"
+
+
+@pytest.mark.parametrize("arn, protected", [
+    ("arn:aws-us-gov:iam::123456789012:role/OrganizationAccountAccessRole", True),
+    ("arn:aws-cn:iam::123456789012:user/Break-Glass-admin", True),
+    ("arn:aws:iam::123456789012:user/ops/BREAKGLASS-1", True),
+    ("arn:aws-cn:sts::123456789012:assumed-role/BreakGlassRole/oncall", True),
+    ("arn:aws-us-gov:iam::123456789012:user/glass-breaker", False),
+])
+def test_shipped_protections_hold_in_every_partition_and_case(arn, protected):
+    protections = Protections.from_lookup_dir(os.path.join(ROOT, "package", "lookups"))
+    target = resolve_principal({"user_arn": arn}, {})
+    reason = principal_protection(protections, target, {"Account": "123456789012"})
+    assert (reason is not None and "trailwatch_protected_principals.csv" in reason) is protected, reason
+
+
+def test_protection_matches_the_path_and_a_path_less_arn():
+    protections = Protections(principals=[
+        {"aws_account_id": "", "principal": "arn:aws:iam::123456789012:user/alice", "reason": "no path"},
+        {"aws_account_id": "", "principal": "arn:aws:iam::*:user/admins/*", "reason": "admins"}])
+    with_path = Target("user", "alice", "123456789012", arn="arn:aws:iam::123456789012:user/team/alice")
+    assert "no path" in principal_protection(protections, with_path, IDENTITY)
+    admin = Target("user", "bob", "123456789012", arn="arn:aws:iam::123456789012:user/admins/bob")
+    assert "admins" in principal_protection(protections, admin, IDENTITY)
+
+
+def test_undo_of_an_action_that_stopped_part_way():
+    # The policy went on and key A was deactivated, then the run stopped before key B: undo
+    # takes back what was done and leaves B (never touched) alone; that is not drift.
+    action = SuspendUser()
+    target = Target("user", "eve", "123456789012")
+    before = {"policy_name": "TrailWatchSuspend", "policy": None, "keys": {"AKIAA": "Active", "AKIAB": "Active"}}
+    wanted = {"policy_name": "TrailWatchSuspend", "policy": {"Statement": []},
+              "keys": {"AKIAA": "Inactive", "AKIAB": "Inactive"}}
+    current = {"policy_name": "TrailWatchSuspend", "policy": {"Statement": []},
+               "keys": {"AKIAA": "Inactive", "AKIAB": "Active"}}
+    undo, drift = action.reverse(current, before, wanted, True)
+    assert drift == [] and undo["keys"] == {"AKIAA": "Active", "AKIAB": "Active"} and undo["policy"] is None
+    assert [s.operation for s in action.undo_plan(current, undo, target)] == ["DeleteUserPolicy", "UpdateAccessKey"]
+    # The same state after a run that finished means someone re-activated B by hand.
+    assert action.reverse(current, before, wanted, False)[1] == ["access key AKIAB changed after the action"]

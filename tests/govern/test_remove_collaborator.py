@@ -32,7 +32,7 @@ def shared_bucket(s3, name, condition=False):
 
 
 def state(s3, name):
-    from trailwatch.govern.exposure import normalize_acl
+    from trailwatch.aws.exposure import normalize_acl
 
     try:
         policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
@@ -119,3 +119,92 @@ def test_conditions_owner_and_bad_collaborators_are_refused(installed_app, splun
     assert "e-mail" in events[2]["reason"]
     assert "collaborator option" in events[4]["reason"]
     assert state(s3, bucket) == before
+
+
+# --------------------------------------------------------------------------- undo after later changes
+PUBLIC_READ = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}
+PARTNER_READ = {"Sid": "PartnerRead", "Effect": "Allow", "Action": "s3:GetObject",
+                "Principal": {"AWS": "arn:aws:iam::%s:root" % PARTNER}}
+
+
+def public_and_partner(s3, name):
+    s3.create_bucket(Bucket=name)
+    statements = [dict(s, Resource="arn:aws:s3:::%s/*" % name) for s in (PUBLIC_READ, PARTNER_READ)]
+    s3.put_bucket_policy(Bucket=name, Policy=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    return statements
+
+
+def sids(s3, name):
+    found = state(s3, name)["policy"]
+    return [s["Sid"] for s in found["Statement"]] if found else []
+
+
+def block(s3, name):
+    try:
+        return s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    except s3.exceptions.ClientError:
+        return None
+
+
+def undo(installed_app, splunkd, moto_endpoint, tmp_path, action_id, **args):
+    _, rows, errors, stderr, events = support.run_undo(
+        installed_app, dict(args, action_id=action_id), splunkd, moto_endpoint.url, tmp_path)
+    assert len(rows) == 1, (rows, errors, stderr)
+    return rows[0], events
+
+
+def test_undo_refuses_after_a_later_hand_change_and_force_takes_back_only_its_own(installed_app, splunkd, moto_endpoint, s3, unique, tmp_path):
+    bucket = unique("tw-drift")
+    public_and_partner(s3, bucket)
+    proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path, [row(bucket, collaborator=PARTNER)])
+    assert events[0]["outcome"] == "success", events[0]["reason"]
+    action_id = events[0]["action_id"]
+    assert sids(s3, bucket) == ["PublicRead"]
+    # Then an administrator removes the public statement by hand.
+    s3.delete_bucket_policy(Bucket=bucket)
+    by_hand = state(s3, bucket)
+
+    # Undo would put the whole snapshot back, public statement included: it is refused.
+    result, audit = undo(installed_app, splunkd, moto_endpoint, tmp_path, action_id)
+    assert (result["outcome"], result["error_code"]) == ("failure", "Drifted")
+    assert "the bucket policy changed after the action" in result["reason"]
+    assert "force=true" in result["reason"] and "nothing was changed" in result["reason"]
+    assert audit[0]["outcome"] == "failure" and audit[0]["drift"] == ["the bucket policy changed after the action"]
+    assert state(s3, bucket) == by_hand
+    assert splunkd.records()[action_id]["status"] == "done"  # still there to undo
+
+    # A dry run shows the drift and what a forced undo would write: the partner's statement only.
+    result, _ = undo(installed_app, splunkd, moto_endpoint, tmp_path, action_id, dry_run="true")
+    assert result["outcome"] == "dry_run" and "would refuse without force=true" in result["reason"]
+    (step,) = json.loads(result["plan"])
+    assert step["operation"] == "PutBucketPolicy"
+    assert [s["Sid"] for s in json.loads(step["params"]["Policy"])["Statement"]] == ["PartnerRead"]
+    assert state(s3, bucket) == by_hand
+
+    result, _ = undo(installed_app, splunkd, moto_endpoint, tmp_path, action_id, force="true")
+    assert result["outcome"] == "success", result["reason"]
+    assert sids(s3, bucket) == ["PartnerRead"]  # the public statement stays gone
+    assert splunkd.records()[action_id]["status"] == "undone"
+
+
+def test_undo_of_an_earlier_action_after_make_private(installed_app, splunkd, moto_endpoint, s3, unique, tmp_path):
+    bucket = unique("tw-later")
+    public_and_partner(s3, bucket)
+    proc, removed = run(installed_app, splunkd, moto_endpoint, tmp_path, [row(bucket, collaborator=PARTNER)])
+    assert removed[0]["outcome"] == "success"
+    proc, private = support.run_alert(installed_app, "trailwatch_make_bucket_private", [row(bucket)],
+                                      {"dry_run": "0"}, splunkd, moto_endpoint.url, tmp_path)
+    assert private[0]["outcome"] == "success", private[0]["reason"]
+    after_private = (state(s3, bucket), block(s3, bucket))
+    assert after_private[0]["policy"] is None and all(after_private[1].values())
+
+    result, _ = undo(installed_app, splunkd, moto_endpoint, tmp_path, removed[0]["action_id"])
+    assert (result["outcome"], result["error_code"]) == ("failure", "Drifted")
+    assert (state(s3, bucket), block(s3, bucket)) == after_private
+
+    # Forced, it gives the partner back its statement and leaves make-private's work alone
+    # (it never needs to touch the public access block, which it did not change).
+    result, _ = undo(installed_app, splunkd, moto_endpoint, tmp_path, removed[0]["action_id"], force="true")
+    assert result["outcome"] == "success", result["reason"]
+    assert [p["operation"] for p in json.loads(result["plan"])] == ["PutBucketPolicy"]
+    assert sids(s3, bucket) == ["PartnerRead"] and block(s3, bucket) == after_private[1]

@@ -9,15 +9,17 @@ CHECK = r'''
 import json, sys
 sys.path[:0] = [sys.argv[1] + "/lib", sys.argv[1] + "/bin"]
 import importlib
-for name in ("exposure", "core", "permissions", "protection", "buckets", "users", "engine",
-             "audit", "registry", "splunkd", "alert", "undo_command", "mail", "notify"):
+for name in ("core", "permissions", "protection", "buckets", "users", "engine", "audit",
+             "registry", "seal", "splunkd", "alert", "undo_command", "mail", "notify",
+             "notify.addresses", "notify.message", "notify.delivery", "notify.action"):
     importlib.import_module("trailwatch.govern." + name)
 for script in ("trailwatch_govern_make_bucket_private", "trailwatch_govern_remove_bucket_collaborator",
                "trailwatch_govern_suspend_user", "trailwatch_govern_revoke_sessions",
                "trailwatch_govern_notify_user", "trailwatch_undo_command"):
     importlib.import_module(script)
 import datetime
-from trailwatch.govern import exposure
+from trailwatch.aws import exposure
+from trailwatch.govern.core import Request
 from trailwatch.govern.users import RevokeSessions, parse_time
 policy = {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
                         {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*",
@@ -27,8 +29,9 @@ action = RevokeSessions()
 target = action.resolve({"iam_user": "carol", "last_seen": "2026-11-28T11:50:00.250Z"}, {})
 now = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.timezone.utc)
 state = {"policy": None, "login_profile": {"exists": True, "reset_required": False}}
-steps = action.plan(state, action.desired(state, target, {"_now": now}), target)
-from trailwatch.govern.notify import NotifyOptions, NotifyUser, find_address
+steps = action.plan(state, action.desired(state, target, Request(now=now)), target)
+from trailwatch.govern.notify import NotifyOptions, NotifyUser
+from trailwatch.govern.notify.addresses import find_address
 from trailwatch.govern.mail import build_message
 session = NotifyUser().resolve({"user_arn": "arn:aws:sts::123456789012:assumed-role/Dev/alice@corp.example"}, {})
 address = find_address(session, {"Owner": "Team <team@corp.example>"},

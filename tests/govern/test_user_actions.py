@@ -236,3 +236,126 @@ def test_revoke_on_a_role_protected_and_missing(installed_app, splunkd, moto_end
     assert [e["outcome"] for e in events] == ["success", "skipped_protected", "failure"]
     assert "AWSRevokeOlderSessions" in role_policies(iam, role)
     assert events[2]["error_code"] == "NoSuchEntity"
+
+
+# --------------------------------------------------------------------------- protections, record integrity
+def test_protected_user_named_without_its_path_or_in_another_case(installed_app, splunkd, moto_endpoint, iam, unique, tmp_path):
+    # The lookup protects arn:...:user/tw-admins/tw-path-admin (its ARN, with its IAM path);
+    # the shipped lookup protects *break-glass* users.
+    admin = support.PATH_PROTECTED_USER
+    if admin not in [u["UserName"] for u in iam.list_users()["Users"]]:
+        iam.create_user(UserName=admin, Path=support.ADMIN_PATH)
+        iam.create_access_key(UserName=admin)
+    glass = "Break-Glass-Admin-%s" % unique("x")[-8:]
+    make_user(iam, glass, keys=("Active",))
+    watched = {admin: user_state(iam, admin), glass: user_state(iam, glass)}
+    rows = [{"iam_user": admin, "aws_account_id": ACCOUNT},  # a user name only
+            user_row(admin),                                 # an ARN without the path
+            user_row(glass)]
+    proc, events = run(SUSPEND, installed_app, splunkd, moto_endpoint, tmp_path, rows)
+    assert_ok(proc)
+    assert [e["outcome"] for e in events] == ["skipped_protected"] * 3, [e["reason"] for e in events]
+    assert "administrator (protected by its ARN" in events[0]["reason"]
+    assert events[0]["target"] == "arn:aws:iam::%s:user%s%s" % (ACCOUNT, support.ADMIN_PATH, admin)
+    assert "administrator" in events[1]["reason"] and "break-glass" in events[2]["reason"]
+    assert {n: user_state(iam, n) for n in watched} == watched
+    assert splunkd.records() == {}
+
+
+def kv_overwrite(splunkd, doc):
+    """Rewrite one governance record through splunkd's KV store REST API, as anyone allowed to
+    write the collection could."""
+    from splunklib import binding
+
+    from trailwatch.splunk.config import parse_server_uri
+
+    scheme, host, port = parse_server_uri(splunkd.uri)
+    context = binding.Context(token=splunkd.session_key, scheme=scheme, host=host, port=port,
+                              owner="nobody", app="TA-trailwatch")
+    context.post("storage/collections/data/%s/%s" % (support.COLLECTION, doc["_key"]),
+                 body=json.dumps(doc), headers=[("Content-Type", "application/json")])
+
+
+def test_undo_of_a_tampered_record_is_refused(installed_app, splunkd, moto_endpoint, iam, unique, tmp_path):
+    victim = unique("ivan")
+    make_user(iam, victim, keys=("Active",))
+    if support.PROTECTED_USER not in [u["UserName"] for u in iam.list_users()["Users"]]:
+        make_user(iam, support.PROTECTED_USER)
+    proc, events = run(SUSPEND, installed_app, splunkd, moto_endpoint, tmp_path, [user_row(victim)])
+    assert_ok(proc)
+    action_id = events[0]["action_id"]
+    genuine = splunkd.records()[action_id]
+    assert genuine["seal"].startswith("hmac-sha256:")
+    suspended, protected = user_state(iam, victim), user_state(iam, support.PROTECTED_USER)
+
+    # The attack: the record's target becomes a protected user and its snapshot an inline
+    # policy allowing everything, for undo to "put back".
+    forged = dict(genuine)
+    target = json.loads(genuine["target"])
+    target.update(name=support.PROTECTED_USER, arn="arn:aws:iam::%s:user/%s" % (ACCOUNT, support.PROTECTED_USER))
+    snapshot = json.loads(genuine["snapshot"])
+    snapshot.update(policy={"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+                    keys={})
+    forged.update(target=json.dumps(target), snapshot=json.dumps(snapshot))
+    unsealed = {k: v for k, v in genuine.items() if k != "seal"}
+    for doc, why in ((forged, "does not match its integrity seal"), (unsealed, "has no integrity seal")):
+        kv_overwrite(splunkd, doc)
+        _, rows, errors, stderr, audit = support.run_undo(
+            installed_app, {"action_id": action_id, "force": "true"}, splunkd, moto_endpoint.url, tmp_path)
+        assert (rows[0]["outcome"], rows[0]["error_code"]) == ("failure", "RecordTampered"), (rows, errors, stderr)
+        assert why in rows[0]["reason"] and "nothing was changed in AWS" in rows[0]["reason"]
+        assert audit[0]["outcome"] == "failure"
+        assert user_state(iam, support.PROTECTED_USER) == protected
+        assert user_state(iam, victim) == suspended
+
+    # The seal key is in Splunk's credential store only: not in records, events or logs.
+    (key,) = [p["clear_password"] for p in splunkd.passwords()
+              if (p["realm"], p["username"]) == ("trailwatch_governance", "record_seal_key")]
+    assert len(key) == 64
+    assert key not in json.dumps(splunkd.kv_records(support.COLLECTION))
+    assert key not in json.dumps(splunkd.audit_events()) + support.modalert_log(tmp_path, SUSPEND)
+
+    # Nothing was lost: the genuine record, put back, still undoes the suspension.
+    kv_overwrite(splunkd, genuine)
+    _, rows, errors, stderr, _ = support.run_undo(
+        installed_app, {"action_id": action_id}, splunkd, moto_endpoint.url, tmp_path)
+    assert rows[0]["outcome"] == "success", (rows, errors, stderr)
+    assert user_state(iam, victim)["policies"] == {}
+    assert set(user_state(iam, victim)["keys"].values()) == {"Active"}
+
+
+def test_undo_checks_protections_again(installed_app, splunkd, moto_endpoint, iam, unique, tmp_path):
+    name = unique("judy")
+    make_user(iam, name, keys=("Active",))
+    proc, events = run(SUSPEND, installed_app, splunkd, moto_endpoint, tmp_path, [user_row(name)])
+    assert_ok(proc)
+    # Since the suspension, the administrators exempted the user from TrailWatch.
+    iam.tag_user(UserName=name, Tags=[{"Key": "trailwatch-governance", "Value": "exempt"}])
+    suspended = user_state(iam, name)
+    _, rows, errors, stderr, audit = support.run_undo(
+        installed_app, {"action_id": events[0]["action_id"]}, splunkd, moto_endpoint.url, tmp_path)
+    assert rows[0]["outcome"] == "skipped_protected", (rows, errors, stderr)
+    assert "trailwatch-governance=exempt" in rows[0]["reason"]
+    assert user_state(iam, name) == suspended
+    assert splunkd.records()[events[0]["action_id"]]["status"] == "done"
+
+
+def test_suspend_undo_refuses_a_hand_edited_policy_unless_forced(installed_app, splunkd, moto_endpoint, iam, unique, tmp_path):
+    name = unique("oscar")
+    (key,) = make_user(iam, name, keys=("Active",))
+    proc, events = run(SUSPEND, installed_app, splunkd, moto_endpoint, tmp_path, [user_row(name)])
+    assert_ok(proc)
+    # An administrator narrows TrailWatch's deny-all policy by hand.
+    narrowed = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}
+    iam.put_user_policy(UserName=name, PolicyName="TrailWatchSuspend", PolicyDocument=json.dumps(narrowed))
+    by_hand = user_state(iam, name)
+    _, rows, errors, stderr, _ = support.run_undo(
+        installed_app, {"action_id": events[0]["action_id"]}, splunkd, moto_endpoint.url, tmp_path)
+    assert (rows[0]["outcome"], rows[0]["error_code"]) == ("failure", "Drifted"), (rows, errors, stderr)
+    assert "inline policy TrailWatchSuspend changed after the action" in rows[0]["reason"]
+    assert user_state(iam, name) == by_hand
+    _, rows, errors, stderr, _ = support.run_undo(
+        installed_app, {"action_id": events[0]["action_id"], "force": "true"}, splunkd, moto_endpoint.url, tmp_path)
+    assert rows[0]["outcome"] == "success", (rows, errors, stderr)
+    # Forced: the key it deactivated is active again; the administrator's policy is kept.
+    assert user_state(iam, name) == {"policies": {"TrailWatchSuspend": narrowed}, "keys": {key: "Active"}}

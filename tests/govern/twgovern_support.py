@@ -40,6 +40,8 @@ COLLECTION = "trailwatch_governance_actions"
 PROTECTED_BUCKET = "tw-protected-data"
 WEBSITE_BUCKET = "tw-public-website"
 PROTECTED_USER = "svc-payments"
+ADMIN_PATH = "/tw-admins/"
+PATH_PROTECTED_USER = "tw-path-admin"
 
 
 def interpreters():

@@ -3,14 +3,15 @@
 State of a bucket (the snapshot): {"block": PublicAccessBlockConfiguration or None,
 "acl": {"Owner", "Grants"}, "policy": policy document or None, "ownership": ObjectOwnership
 or None}. Every S3 call passes ExpectedBucketOwner, so a bucket name re-used by another
-account is never touched. Undo restores block -> ACL -> policy, in that order (a block still
-in place would reject a public ACL or policy being put back).
+account is never touched. Undo takes back only what the action changed, part by part (block,
+ACL grants, policy statements), and writes block -> ACL -> policy, in that order (a block
+still in place would reject a public ACL or policy being put back).
 """
 import json
 
-from trailwatch.govern import exposure
+from trailwatch.aws import exposure
 from trailwatch.govern.core import (Action, GovernError, Protected, Step, Target, TargetError,
-                                    client_error_code, describe_exception, truthy)
+                                    client_error_code, describe_exception, revert, truthy)
 from trailwatch.govern.protection import bucket_protection
 
 BLOCK_ALL = {
@@ -130,23 +131,73 @@ class BucketAction(Action):
     def differences(self, actual, wanted):
         return bucket_differences(actual, wanted)
 
-    def undo_plan(self, current, snapshot, target):
-        return steps_towards(current, _restorable(snapshot, current), target, restoring=True)
+    def reverse(self, current, before, after, partial):
+        return reverse_bucket(current, before, after, partial)
 
-    def restorable(self, snapshot, current):
-        return _restorable(snapshot, current)
+    def undo_plan(self, current, wanted, target):
+        return steps_towards(current, wanted, target, restoring=True)
 
     def rollback_text(self, target, snapshot):
-        return ("Undo (| trailwatchundo action_id=<action_id>) puts back, in this order, the "
-                "public access block, the ACL and the bucket policy of %s as they were in the "
-                "snapshot." % target.label)
+        return ("Undo (| trailwatchundo action_id=<action_id>) takes back what this action "
+                "changed on %s (public access block, ACL grants, policy statements, in that "
+                "order); where the bucket changed since, it refuses unless forced."
+                % target.label)
 
 
-def _restorable(snapshot, current):
-    wanted = dict(snapshot)
-    if snapshot.get("ownership") == ACLS_DISABLED or current.get("ownership") == ACLS_DISABLED:
-        wanted["acl"] = None  # ACLs are disabled: there is nothing to restore (or change)
-    return wanted
+def reverse_bucket(current, before, after, partial):
+    """(state undo wants, [drift]) for a bucket: each part the action changed goes back to
+    the snapshot when it is still as the action left it; otherwise only the grants and
+    statements the action removed come back and the ones it added go (with force)."""
+    wanted, drift = dict(current), []
+
+    def part(name, key, same, merge=None, normal=lambda v: v):
+        left = after.get(key)
+        if key == "acl" and left is None:
+            left = before.get(key)  # the action did not touch the ACL
+        value, moved = revert(name, normal(current.get(key)), normal(before.get(key)),
+                              normal(left), same, partial, merge)
+        wanted[key] = value
+        if moved:
+            drift.append(moved)
+
+    part("the public access block", "block", lambda a, b: a == b, normal=_block)
+    if ACLS_DISABLED in (current.get("ownership"), before.get("ownership")) or current.get("acl") is None:
+        wanted["acl"] = None  # ACLs are disabled (or unreadable): nothing to put back
+    else:
+        part("the bucket ACL", "acl", _same_grants, _merge_grants, exposure.normalize_acl)
+    part("the bucket policy", "policy", exposure.same_policy, _merge_policy)
+    return wanted, drift
+
+
+def _taken_back(now, before, after):
+    """The items (grants, statements) of `now` without the ones the action added, and with
+    the ones it removed put back (at the end)."""
+    def key(item):
+        return json.dumps(item, sort_keys=True)
+
+    old, new = {key(i) for i in before}, {key(i) for i in after}
+    kept = [i for i in now if key(i) not in new - old]
+    present = {key(i) for i in kept}
+    return kept + [i for i in before if key(i) not in new and key(i) not in present]
+
+
+def _merge_grants(current, before, after):
+    """The current ACL with the action's own change to its grants taken back."""
+    def grants(acl):
+        return (acl or {}).get("Grants") or []
+
+    kept = _taken_back(grants(current), grants(before), grants(after))
+    return exposure.normalize_acl({"Owner": (current or before or {}).get("Owner"), "Grants": kept})
+
+
+def _merge_policy(current, before, after):
+    """The current policy with the action's own change to its statements (removed, narrowed
+    or added) taken back; None when no statement is left."""
+    def listed(policy):
+        return exposure.statements(exposure.parse_policy(policy))
+
+    base = exposure.parse_policy(current) or exposure.parse_policy(before) or {"Version": "2012-10-17"}
+    return exposure.rebuilt(base, _taken_back(listed(current), listed(before), listed(after)))
 
 
 class MakeBucketPrivate(BucketAction):
@@ -167,7 +218,14 @@ class MakeBucketPrivate(BucketAction):
         if reason:
             raise Protected(reason)
 
-    def desired(self, state, target, options):
+    def undo_protection(self, ctx, target, protections):
+        # Undo of "make private" on an intentionally public bucket gives it back its public
+        # access: what the allowlist is for. Only fully protected buckets are refused.
+        reason = bucket_protection(protections, target.name, target.account_id, force_public=True)
+        if reason:
+            raise Protected(reason)
+
+    def desired(self, state, target, request):
         wanted = {"block": dict(BLOCK_ALL), "ownership": state.get("ownership"), "notes": []}
         if state.get("acl") is not None and state.get("ownership") != ACLS_DISABLED:
             public = exposure.public_grants(state["acl"]["Grants"])
@@ -238,7 +296,7 @@ class RemoveBucketCollaborator(BucketAction):
             raise Protected("%s is the account that owns the bucket; removing it would lock "
                             "the owner out." % collaborator.text)
 
-    def desired(self, state, target, options):
+    def desired(self, state, target, request):
         collaborator = exposure.Collaborator(target.extra["collaborator"])
         wanted = {"block": state.get("block"), "ownership": state.get("ownership"), "notes": []}
         acl = state.get("acl")
@@ -267,13 +325,3 @@ class RemoveBucketCollaborator(BucketAction):
 
     def plan(self, state, desired, target):
         return steps_towards(state, desired, target)
-
-    def undo_plan(self, current, snapshot, target):
-        if target.extra.get("mode") != "deny":
-            return BucketAction.undo_plan(self, current, snapshot, target)
-        # Deny mode: take our statement out by Sid, keep whatever else changed since.
-        sid = exposure.deny_sid(exposure.Collaborator(target.extra["collaborator"]))
-        policy = exposure.parse_policy(current.get("policy"))
-        kept = [s for s in exposure.statements(policy) if s.get("Sid") != sid]
-        wanted = dict(current, policy=exposure.rebuilt(policy, kept) if policy else None)
-        return steps_towards(current, wanted, target, restoring=True)

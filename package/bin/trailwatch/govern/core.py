@@ -4,7 +4,8 @@ context an action runs in, the Action interface, and AWS error -> outcome transl
 An action is a small class (see buckets.py, users.py, notify.py) that resolves its target
 from an alert row, checks protections, reads the state it may change, computes the state it
 wants, and plans the exact API calls from one to the other. engine.py runs that life cycle
-(snapshot, dry run, execute, read back, audit); undo plans the calls back to the snapshot.
+(snapshot, dry run, execute, read back, audit); undo takes back only the action's own change
+(`reverse`, built on `revert`) and plans the calls for that.
 """
 import json
 
@@ -91,25 +92,45 @@ class Step(object):
         return "Step(%s:%s %s)" % (self.service, self.operation, json.dumps(self.params, sort_keys=True))
 
 
-class ActionContext(object):
-    """The AWS side of one run: clients (guarded by the action's declared permissions), the
-    acting identity, and the options the admin chose."""
+class Request(object):
+    """What one run of an action was asked to do, as plain data: the admin's options, the
+    alert row, the run's clock reading, its action_id and the alert run's metadata
+    (search_name, sid, app, user). The pure hooks (desired, plan) read it."""
 
-    def __init__(self, session, permissions, identity, options=None, calls=None):
+    def __init__(self, options=None, row=None, now=None, action_id="", meta=None):
+        self.options = dict(options or {})
+        self.row = dict(row or {})
+        self.now = now
+        self.action_id = action_id or ""
+        self.meta = dict(meta or {})
+
+
+class ActionContext(object):
+    """The AWS side of one run, built whole by the engine: clients (guarded by the action's
+    declared permissions), the acting identity, the request, the action records (KV store)
+    and the Splunk mail transport."""
+
+    def __init__(self, session, permissions, request, identity=None, store=None, sender=None,
+                 calls=None):
         from trailwatch.govern.permissions import guard
 
         self._guard = guard
         self.session = session
         self.permissions = frozenset(permissions)
-        self.identity = identity  # {"Account", "Arn", "UserId"} of the add-on's credentials
-        self.options = dict(options or {})
+        self.request = request
+        self.identity = dict(identity or {})  # {"Account", "Arn", "UserId"} of the add-on
+        self.store = store
+        self.sender = sender
         self.calls = calls if calls is not None else []
         self._clients = {}
-        # Set by the engine: the action records (KV store), the alert run's metadata and
-        # the Splunk mail transport (for actions that read records or send messages).
-        self.store = None
-        self.meta = {}
-        self.sender = None
+
+    @property
+    def options(self):
+        return self.request.options
+
+    @property
+    def meta(self):
+        return self.request.meta
 
     @property
     def account_id(self):
@@ -134,13 +155,32 @@ class ActionContext(object):
         return getattr(client, method_of(step.operation))(**step.params)
 
 
+def revert(name, current, before, after, same, partial=False, merge=None):
+    """Undo of one part of a target's state: (value wanted, drift sentence or None).
+
+    The action changed the part from `before` to `after`. Where the part is still as the
+    action left it, undo puts `before` back; where the action did not change it, undo leaves it
+    as it is now. Anything else is drift (someone changed it since): the sentence says so, and
+    the value is `merge(current, before, after)` (the action's own change taken out of what is
+    there now) or, without merge, the current value. `partial`: the action stopped part-way,
+    so a part still as it was before is not drift."""
+    if same(current, after):
+        return before, None
+    if same(before, after) or (partial and same(current, before)):
+        return current, None
+    value = merge(current, before, after) if merge is not None else current
+    return value, "%s changed after the action" % name
+
+
 class Action(object):
-    """Interface every governance action implements (all methods but the AWS readers pure)."""
+    """Interface every governance action implements. Every hook the engine calls is declared
+    here with its default; the AWS readers and execute are the only ones that call AWS."""
 
     name = None          # alert action name, e.g. trailwatch_make_bucket_private
     label = None         # what admins see
     permissions = ()     # every IAM action the code may call (checked by permissions.guard)
     reversible = True
+    not_reversible_reason = "it is not reversible."
     options = ()         # action-specific alert parameters
     common_options = ("account", "dry_run", "audit_index", "account_id_field")
 
@@ -154,32 +194,67 @@ class Action(object):
     def protection(self, ctx, target, protections):
         """Raise Protected(reason) when the target must not be touched."""
 
+    def undo_protection(self, ctx, target, protections):
+        """Raise Protected(reason) when undo must not touch the target (default: the same
+        rules as the action itself)."""
+        self.protection(ctx, target, protections)
+
     def read_state(self, ctx, target):
         """Everything this action may change, as JSON-able data (the snapshot)."""
         raise NotImplementedError
 
-    def desired(self, state, target, options):
-        """The state the action wants (pure)."""
+    def desired(self, state, target, request):
+        """The state the action wants (pure; `request` is a Request)."""
         raise NotImplementedError
 
     def plan(self, state, desired, target):
         """[Step] from state to desired; [] means nothing to do (pure)."""
         raise NotImplementedError
 
+    def execute(self, ctx, step):
+        """Make one planned call (default: the guarded AWS client)."""
+        return ctx.call(step)
+
+    def read_back(self, ctx, target, before, wanted, responses):
+        """The state after the calls (default: read from AWS again). Actions whose effect
+        cannot be read back (a message sent) judge it from the calls' answers."""
+        return self.read_state(ctx, target)
+
     def differences(self, actual, wanted):
         """[sentence] naming where `actual` differs from `wanted` (pure); [] when equal."""
         raise NotImplementedError
 
-    def undo_plan(self, current, snapshot, target):
-        """[Step] from current back to the snapshot (pure)."""
+    def verify_extra(self, ctx, target):
+        """[sentence] of problems AWS's own verdict shows after the change (default: none)."""
+        return []
+
+    def reverse(self, current, before, after, partial):
+        """(state wanted by undo, [drift sentence]) (pure): `current` with this action's
+        own change from `before` to `after` taken back, and where the target changed since.
+        `partial`: the action stopped part-way (`after` is what it wanted)."""
+        raise NotImplementedError
+
+    def undo_plan(self, current, wanted, target):
+        """[Step] from current to the state `reverse` wants (pure)."""
         raise NotImplementedError
 
     def summary(self, state):
         """A compact, secret-free view of a state for the audit event (default: all of it)."""
         return state
 
+    def extra_result(self, state, wanted, target):
+        """Fields added to the audit event (default: none)."""
+        return {}
+
+    def no_change_reason(self, state, target):
+        return "%s already in the wanted state; nothing to change." % target.label
+
+    def record_fields(self, target, snapshot):
+        """Fields added to the action record, for KV store queries (default: none)."""
+        return {}
+
     def rollback_text(self, target, snapshot):
-        return "Run | trailwatchundo action_id=<action_id> to restore the snapshot."
+        return "Run | trailwatchundo action_id=<action_id> to undo this action's changes."
 
 
 # --------------------------------------------------------------------------- AWS errors

@@ -5,9 +5,11 @@ change -> compute the wanted state and plan the exact API calls -> (dry run: sto
 the plan) -> persist the snapshot (before the first write) -> execute -> read back and
 verify -> record -> one audit event, whatever the outcome.
 
-And undo: load the action record -> refuse undo of an undo / of an undone action -> read the
-current state -> plan back to the snapshot -> execute -> verify it equals the snapshot ->
-mark the original undone -> audit event.
+And undo: load the action record (its integrity seal checked by the store) -> refuse undo of
+an undo / of an undone action -> check the target's protections again -> read the current
+state -> take back only what the action changed (its snapshot before, its recorded state
+after); where the target changed since, refuse unless forced (a dry run shows both) ->
+execute -> verify -> mark the original undone -> audit event.
 
 Everything Splunk-specific (where records and audit events go, how an account becomes a
 session) comes in through `Environment`, so this module is tested with in-memory doubles
@@ -20,9 +22,9 @@ from trailwatch import redact
 from trailwatch.govern import audit
 from trailwatch.timefmt import iso_utc as iso
 from trailwatch.govern.core import (DRY_RUN, FAILURE, NO_CHANGE, SKIPPED_PROTECTED, SUCCESS,
-                                    ActionContext, GovernError, Protected, Target,
+                                    ActionContext, GovernError, Protected, Request, Target,
                                     describe_exception)
-from trailwatch.govern.exposure import ManualReview
+from trailwatch.aws.exposure import ManualReview
 
 STATUS_EXECUTING = "executing"   # snapshot saved, writes may have started
 STATUS_DONE = "done"
@@ -34,8 +36,6 @@ KIND_UNDO = "undo"
 
 def utcnow():
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-
-
 
 
 class Environment(object):
@@ -107,58 +107,41 @@ def _run(action, row, options, env, result):
     result.account = account_name
     if not action.reversible:
         result.rollback = action.rollback_text(target, None)
-    ctx = ActionContext(session, action.permissions, {}, options)
-    ctx.store = env.store
-    ctx.meta = env.meta
-    ctx.sender = env.sender
-    ctx.identity = _call(ctx, "sts", "GetCallerIdentity", target,
-                         lambda: ctx.client("sts").get_caller_identity())
+    request = Request(options, row, env.clock(), result.action_id, env.meta)
+    ctx = _context(action, session, request, env, target)
     target.account_id = target.account_id or ctx.account_id
     target.partition = ctx.partition
     result.aws_account_id = target.account_id
-    ctx.options["_now"] = env.clock()
-    ctx.options["_row"] = row
-    ctx.options["_action_id"] = result.action_id
 
     action.protection(ctx, target, env.protections)
     before = action.read_state(ctx, target)
     result.before = action.summary(before)
-    wanted = action.desired(before, target, ctx.options)
+    wanted = action.desired(before, target, request)
     steps = action.plan(before, wanted, target)
     result.plan = [s.to_dict() for s in steps]
     result.extra["notes"] = list(wanted.get("notes") or []) if isinstance(wanted, dict) else []
-    if hasattr(action, "extra_result"):
-        result.extra.update(action.extra_result(before, wanted, target))
+    result.extra.update(action.extra_result(before, wanted, target))
     if not steps:
         result.after = result.before
-        if hasattr(action, "no_change_reason"):
-            return result.finish(NO_CHANGE, action.no_change_reason(before, target))
-        return result.finish(NO_CHANGE, "%s already in the wanted state; nothing to change."
-                             % target.label)
+        return result.finish(NO_CHANGE, action.no_change_reason(before, target))
     if result.dry_run:
         result.after = action.summary(_without_notes(wanted))
         return result.finish(DRY_RUN, "Dry run: %d API call(s) would be made: %s."
                              % (len(steps), "; ".join(s.description for s in steps)))
 
     result.rollback = action.rollback_text(target, before).replace("<action_id>", result.action_id)
-    record = _record(result, action, target, before, steps, env, KIND_ACTION)
+    record = _record(result, action, target, before, steps, env, KIND_ACTION,
+                     _without_notes(wanted))
     env.store.put(record)  # the snapshot exists before the first write
 
     def change():
         responses = []
         for step in steps:
             responses.append(_call(ctx, step.service, step.operation, target,
-                                   lambda s=step: _execute(action, ctx, s)))
-        if hasattr(action, "read_back"):
-            # Actions whose effect cannot be read back from AWS (a message sent) judge it
-            # from the calls' answers.
-            after = action.read_back(ctx, target, before, wanted, responses)
-        else:
-            after = action.read_state(ctx, target)
+                                   lambda s=step: action.execute(ctx, s)))
+        after = action.read_back(ctx, target, before, wanted, responses)
         result.after = action.summary(after)
-        problems = action.differences(after, wanted)
-        if hasattr(action, "verify_extra"):
-            problems.extend(action.verify_extra(ctx, target))
+        problems = action.differences(after, wanted) + action.verify_extra(ctx, target)
         if problems:
             raise GovernError("The change did not verify: %s." % "; ".join(problems),
                               "VerificationFailed")
@@ -168,12 +151,13 @@ def _run(action, row, options, env, result):
     return result.finish(SUCCESS, "Done: %s." % "; ".join(s.description for s in steps))
 
 
-def _execute(action, ctx, step):
-    """Make one planned call: through the action when it sends something other than an AWS
-    API call (Splunk's mail server), else through the guarded AWS client."""
-    if hasattr(action, "execute"):
-        return action.execute(ctx, step)
-    return ctx.call(step)
+def _context(action, session, request, env, target):
+    """The whole ActionContext of one run, with the add-on's own identity read from STS."""
+    ctx = ActionContext(session, action.permissions, request, store=env.store,
+                        sender=env.sender)
+    ctx.identity = _call(ctx, "sts", "GetCallerIdentity", target,
+                         lambda: ctx.client("sts").get_caller_identity())
+    return ctx
 
 
 def _without_notes(wanted):
@@ -199,7 +183,7 @@ def _session(env, options, target):
                           type(exc).__name__)
 
 
-def _record(result, action, target, snapshot, steps, env, kind):
+def _record(result, action, target, snapshot, steps, env, kind, wanted=None):
     record = {
         "_key": result.action_id,
         "kind": kind,
@@ -210,6 +194,7 @@ def _record(result, action, target, snapshot, steps, env, kind):
         "account": result.account,
         "aws_account_id": target.account_id,
         "snapshot": snapshot,
+        "wanted": wanted,
         "plan": [s.to_dict() for s in steps],
         "created": iso(env.clock()),
         "search_name": env.meta.get("search_name", ""),
@@ -218,20 +203,26 @@ def _record(result, action, target, snapshot, steps, env, kind):
         "undone_by": "",
         "undo_of": "",
     }
-    if hasattr(action, "record_fields"):
-        record.update(action.record_fields(target, snapshot))
+    record.update(action.record_fields(target, snapshot))
     return record
 
 
 # --------------------------------------------------------------------------- undo
-def run_undo(action_id, env, registry, dry_run=False, undo_id=None):
-    """Restore the snapshot of action `action_id`; returns a Result (audit event written)."""
-    record = env.store.get(action_id) if action_id else None
-    action = registry.get(record["action"]) if record else None
-    result = Result(_UndoAction(action), undo_id or uuid.uuid4().hex, dry_run)
+def run_undo(action_id, env, registry, dry_run=False, undo_id=None, force=False):
+    """Take back what action `action_id` changed; returns a Result (audit event written).
+    `force`: undo even where the target changed after the action (only the action's own
+    changes are taken back)."""
+    result = Result(_UndoAction(None), undo_id or uuid.uuid4().hex, dry_run)
     result.extra["undo_of"] = action_id or ""
+    result.extra["force"] = bool(force)
     try:
-        _undo(record, action, action_id, env, result)
+        record = _load(action_id, env)
+        action = registry.get(record.get("action"))
+        result.action = _UndoAction(action)
+        _refuse(record, action, action_id)
+        _undo(record, action, action_id, env, result, force)
+    except Protected as exc:
+        result.finish(SKIPPED_PROTECTED, str(exc))
     except GovernError as exc:
         result.finish(FAILURE, str(exc), exc.error_code)
     except Exception as exc:
@@ -248,14 +239,21 @@ class _UndoAction(object):
         self.original = action
 
 
-def _undo(record, action, action_id, env, result):
+def _load(action_id, env):
+    """The record of `action_id`; GovernError when there is none."""
     if not action_id:
         raise GovernError("No action_id given: pass the action_id of the audit event to undo.",
                           "MissingActionId")
+    record = env.store.get(action_id)  # the store checks the record's integrity seal
     if record is None:
         raise GovernError("No governance action with action_id %s is recorded in the KV store "
                           "(only actions that changed something can be undone)." % action_id,
                           "UnknownAction")
+    return record
+
+
+def _refuse(record, action, action_id):
+    """GovernError when the action of `record` cannot be undone."""
     if record.get("kind") == KIND_UNDO:
         raise GovernError("Action %s is itself an undo; an undo cannot be undone. Run the "
                           "original action (%s) again instead." % (action_id, record.get("undo_of")),
@@ -267,41 +265,63 @@ def _undo(record, action, action_id, env, result):
         raise GovernError("Action %s was made by %r, which this version cannot undo."
                           % (action_id, record.get("action")), "UnknownActionType")
     if not action.reversible:
-        raise GovernError("%s cannot be undone: %s" % (
-            action.label, getattr(action, "not_reversible_reason", "it is not reversible.")),
-            "NotReversible")
+        raise GovernError("%s cannot be undone: %s" % (action.label, action.not_reversible_reason),
+                          "NotReversible")
+
+
+def _undo(record, action, action_id, env, result, force):
     target = Target.from_dict(record["target"])
     result.target = target
     result.aws_account_id = target.account_id
     account_name, session = _session(env, {"account": record.get("account") or ""}, target)
     result.account = account_name
-    ctx = ActionContext(session, action.permissions, {}, {})
-    ctx.identity = _call(ctx, "sts", "GetCallerIdentity", target,
-                         lambda: ctx.client("sts").get_caller_identity())
-    snapshot = record["snapshot"]
+    ctx = _context(action, session, Request(now=env.clock(), action_id=result.action_id,
+                                            meta=env.meta), env, target)
+    action.undo_protection(ctx, target, env.protections)
+    partial = record.get("status") != STATUS_DONE
+    # What the action left behind: read back when it finished, else what it was making.
+    after = record.get("wanted") if partial else record.get("after")
+    if after is None:
+        raise GovernError("Action %s has no recorded state after its change (status %s), so "
+                          "undo cannot tell its changes from later ones; restore by hand from "
+                          "the record's snapshot." % (action_id, record.get("status")),
+                          "NoAfterState")
     current = action.read_state(ctx, target)
     result.before = action.summary(current)
-    steps = action.undo_plan(current, snapshot, target)
+    wanted, drift = action.reverse(current, record["snapshot"], after, partial)
+    steps = action.undo_plan(current, wanted, target)
     result.plan = [s.to_dict() for s in steps]
-    result.rollback = "Undo restores the snapshot of action %s; run that action again to redo it." % action_id
+    result.extra["drift"] = list(drift)
+    result.rollback = "Undo takes back the changes of action %s; run that action again to redo it." % action_id
+    calls = "; ".join(s.description for s in steps) or "none"
+    drift_text = ("The target changed after the action: %s. " % "; ".join(drift)) if drift else ""
     if result.dry_run:
-        result.after = action.summary(snapshot)
-        return result.finish(DRY_RUN, "Dry run: %d API call(s) would restore the snapshot: %s."
-                             % (len(steps), "; ".join(s.description for s in steps) or "none"))
-    undo_record = _record(result, action, target, current, steps, env, KIND_UNDO)
+        result.after = action.summary(wanted)
+        if drift and not force:
+            return result.finish(DRY_RUN, "Dry run: %sUndo would refuse without force=true; with "
+                                 "it, %d API call(s) would take back only the action's own "
+                                 "changes: %s." % (drift_text, len(steps), calls))
+        return result.finish(DRY_RUN, "Dry run: %s%d API call(s) would take back the action's "
+                             "changes: %s." % (drift_text, len(steps), calls))
+    if drift and not force:
+        raise GovernError("Not undone, nothing was changed: %sUndoing now could overwrite those "
+                          "later changes. Review them (| trailwatchundo action_id=%s dry_run=true "
+                          "shows what undo would do), then run it with force=true to take back "
+                          "only the action's own changes." % (drift_text, action_id), "Drifted")
+    undo_record = _record(result, action, target, current, steps, env, KIND_UNDO, wanted)
     undo_record["undo_of"] = action_id
     env.store.put(undo_record)
 
     def restore():
         for step in steps:
             _call(ctx, step.service, step.operation, target, lambda s=step: ctx.call(s))
-        after = action.read_state(ctx, target)
-        result.after = action.summary(after)
-        problems = action.differences(after, _restored_view(action, snapshot, after))
+        restored = action.read_state(ctx, target)
+        result.after = action.summary(restored)
+        problems = action.differences(restored, wanted)
         if problems:
-            raise GovernError("The restore did not verify: %s." % "; ".join(problems),
+            raise GovernError("The undo did not verify: %s." % "; ".join(problems),
                               "VerificationFailed")
-        return after
+        return restored
 
     _settle(env, undo_record, restore)
     record["status"] = STATUS_UNDONE
@@ -309,8 +329,8 @@ def _undo(record, action, action_id, env, result):
     record["undone_at"] = iso(env.clock())
     env.store.put(record)
     outcome = SUCCESS if steps else NO_CHANGE
-    text = ("Restored the snapshot of action %s: %s." % (action_id, "; ".join(s.description for s in steps))
-            if steps else "The current state already equals the snapshot of action %s." % action_id)
+    text = ("%sTook back the changes of action %s: %s." % (drift_text, action_id, calls)
+            if steps else "%sNothing of action %s is left to take back." % (drift_text, action_id))
     return result.finish(outcome, text)
 
 
@@ -328,10 +348,3 @@ def _settle(env, record, work):
     record["after"] = after
     env.store.put(record)
     return after
-
-
-def _restored_view(action, snapshot, after):
-    """What undo promises: the snapshot (with what cannot be restored taken as it is now)."""
-    if hasattr(action, "restorable"):
-        return action.restorable(snapshot, after)
-    return snapshot

@@ -7,6 +7,13 @@
 - root, roles under /aws-reserved/ (IAM Identity Center) and /aws-service-role/, principals
   of another account, the add-on's own identity, the tag trailwatch-governance=exempt.
 Pure functions over the lookups' rows and IAM data.
+
+Matching a principal against the lookup: `*` and `?` wildcards over the whole value;
+case-insensitive (IAM user and role names are unique regardless of case, so `Break-Glass-admin`
+is the same kind of name as `break-glass-admin`); the partition of an ARN does not count
+(`arn:aws:` rows also protect `arn:aws-us-gov:` and `arn:aws-cn:` principals); a user or role
+is compared by its ARN with its IAM path as IAM reports it, by that ARN without the path, and
+by its name.
 """
 import csv
 import fnmatch
@@ -40,20 +47,37 @@ class Protections(object):
         for row in self.buckets:
             if not _account_matches(row, account_id):
                 continue
-            if fnmatch.fnmatchcase(bucket, row["bucket_name"]):
+            if fnmatch.fnmatchcase(bucket.lower(), row["bucket_name"].lower()):
                 return row
         return None
 
     def principal_entry(self, names, account_id=None):
         """The lookup row matching any of `names` (ARNs, user or role names), or None."""
+        keys = [_principal_key(n) for n in names if n]
         for row in self.principals:
             if not _account_matches(row, account_id):
                 continue
-            pattern = row["principal"]
-            for name in names:
-                if name and fnmatch.fnmatchcase(name, pattern):
-                    return row
+            pattern = _principal_key(row["principal"])
+            if any(fnmatch.fnmatchcase(key, pattern) for key in keys):
+                return row
         return None
+
+
+def _principal_key(text):
+    """A principal or lookup pattern as compared: lower case, ARN partition left out."""
+    text = text.strip().lower()
+    if text.startswith("arn:") and text.count(":") >= 2:
+        text = "arn:*:" + text.split(":", 2)[2]
+    return text
+
+
+def without_path(arn):
+    """An IAM user or role ARN without its path (arn:...:user/admins/alice -> .../user/alice)."""
+    parsed = parse_arn(arn)
+    if not parsed or not parsed[3].startswith(("user/", "role/")):
+        return None
+    kind, _, rest = parsed[3].partition("/")
+    return "arn:%s:%s::%s:%s/%s" % (parsed[0], parsed[1], parsed[2], kind, rest.split("/")[-1])
 
 
 def _clean(row):
@@ -116,8 +140,7 @@ def principal_protection(protections, target, identity, tags=None, role_path=Non
                 % (target.label, target.account_id, own["Account"]))
     if _is_own_identity(target, own.get("Arn") or ""):
         return "%s is the add-on's own AWS identity; TrailWatch never acts on itself." % target.label
-    names = [arn, name, target.extra.get("role_name"), target.extra.get("role_arn")]
-    row = protections.principal_entry(names, target.account_id)
+    row = protections.principal_entry(principal_names(target), target.account_id)
     if row is not None:
         return "%s is protected by %s (%s)." % (
             target.label, PRINCIPALS_LOOKUP, row.get("reason") or "no reason given")
@@ -125,6 +148,12 @@ def principal_protection(protections, target, identity, tags=None, role_path=Non
         if key.lower() == EXEMPT_TAG and str(value).strip().lower() == EXEMPT_VALUE:
             return "%s carries the tag %s=%s." % (target.label, EXEMPT_TAG, EXEMPT_VALUE)
     return None
+
+
+def principal_names(target):
+    """What the protected-principals lookup is matched against for a user, role or session."""
+    names = [target.arn, target.name, target.extra.get("role_name"), target.extra.get("role_arn")]
+    return names + [without_path(n) for n in names if n and n.startswith("arn:")]
 
 
 def _path_from_arn(arn):

@@ -3,7 +3,8 @@
 - Action records (snapshot, plan, status) live in the KV store collection
   `trailwatch_governance_actions` (package/default/collections.conf), keyed by action_id.
   A record is written before an action's first AWS write, so even a crash part-way leaves
-  the snapshot behind for undo.
+  the snapshot behind for undo. Every record is sealed (seal.py) when saved and checked when
+  read: get() refuses a record whose seal is wrong, find() leaves such records out.
 - Audit events go to splunkd's `receivers/simple` endpoint with sourcetype
   `trailwatch:action`. That works the same on a search head and a heavy forwarder, in
   Splunk Cloud, for alert actions and for the undo search command alike, and returns only
@@ -20,11 +21,12 @@ from splunklib import binding
 import trailwatch
 from trailwatch.govern.audit import SOURCETYPE, to_raw
 from trailwatch.govern.core import GovernError
+from trailwatch.govern.seal import CredentialStoreKey, RecordSeal
 from trailwatch.splunk.config import parse_server_uri
 
 COLLECTION = "trailwatch_governance_actions"
 # Nested values are kept as JSON text so the records read well with | inputlookup.
-_JSON_FIELDS = ("target", "snapshot", "plan", "after")
+_JSON_FIELDS = ("target", "snapshot", "wanted", "plan", "after")
 
 
 def _context(session_key, server_uri):
@@ -36,9 +38,10 @@ def _context(session_key, server_uri):
 class KvActionStore(object):
     """Action records in the KV store: get(action_id) -> dict or None; put(record) upserts."""
 
-    def __init__(self, session_key, server_uri, collection=COLLECTION):
+    def __init__(self, session_key, server_uri, collection=COLLECTION, seal=None):
         self._ctx = _context(session_key, server_uri)
         self.collection = collection
+        self.seal = seal or RecordSeal(CredentialStoreKey(self._ctx))
 
     def _path(self, suffix=""):
         return "storage/collections/data/%s%s" % (quote(self.collection, safe=""), suffix)
@@ -52,7 +55,9 @@ class KvActionStore(object):
                 return None
             raise GovernError("Cannot read governance record %s from the KV store (HTTP %s)."
                               % (action_id, exc.status), "KVStoreError")
-        return _decode(json.loads(response.body.read().decode("utf-8")))
+        doc = json.loads(response.body.read().decode("utf-8"))
+        self.seal.check(doc)
+        return _decode(doc)
 
     def find(self, query, limit=50):
         """Records matching a KV store query (a dict, MongoDB-style), newest first."""
@@ -62,10 +67,11 @@ class KvActionStore(object):
         except binding.HTTPError as exc:
             raise GovernError("Cannot query governance records in the KV store collection %s "
                               "(HTTP %s)." % (self.collection, exc.status), "KVStoreError")
-        return [_decode(doc) for doc in json.loads(response.body.read().decode("utf-8"))]
+        docs = json.loads(response.body.read().decode("utf-8"))
+        return [_decode(doc) for doc in docs if self.seal.is_valid(doc)]
 
     def put(self, record):
-        doc = _encode(record)
+        doc = self.seal.sealed(_encode(record))
         try:
             self._ctx.post(self._path("/batch_save"), body=json.dumps([doc]),
                            headers=[("Content-Type", "application/json")])
@@ -110,21 +116,27 @@ class ReceiverAuditSink(object):
 
 
 class MemoryStore(object):
-    """In-memory action records (unit tests, dry runs without splunkd)."""
+    """In-memory action records (unit tests, dry runs without splunkd), stored encoded and
+    sealed as the KV store keeps them."""
 
-    def __init__(self):
+    def __init__(self, seal=None):
         self.records = {}
+        self.seal = seal or RecordSeal(lambda: b"memory-store-key")
 
     def get(self, action_id):
         found = self.records.get(action_id)
-        return _decode(_encode(found)) if found is not None else None
+        if found is None:
+            return None
+        self.seal.check(found)
+        return _decode(found)
 
     def put(self, record):
-        self.records[record["_key"]] = _decode(_encode(record))
+        self.records[record["_key"]] = self.seal.sealed(_encode(record))
 
     def find(self, query, limit=50):
         """The KV store queries the actions use: field equality."""
-        found = [_decode(_encode(r)) for r in self.records.values() if _matches(r, query)]
+        found = [_decode(r) for r in self.records.values()
+                 if _matches(_decode(r), query) and self.seal.is_valid(r)]
         found.sort(key=lambda r: r.get("created") or "", reverse=True)
         return found[:limit]
 

@@ -1,6 +1,7 @@
-"""`| trailwatchundo action_id=<id> [dry_run=true] [audit_index=<index>]`: restores the
-snapshot a governance action recorded and yields one result row describing what happened
-(the same fields as the audit event it writes)."""
+"""`| trailwatchundo action_id=<id> [dry_run=true] [force=true] [audit_index=<index>]`: takes
+back what a governance action changed and yields one result row describing what happened
+(the same fields as the audit event it writes). Without force it refuses when the target
+changed after the action; dry_run=true shows the drift and the calls either way."""
 import json
 import time
 
@@ -12,7 +13,7 @@ from trailwatch.govern.protection import Protections
 from trailwatch.govern.splunkd import KvActionStore, ReceiverAuditSink
 
 ROW_FIELDS = ("action_id", "undo_of", "action", "target", "aws_account_id", "account",
-              "outcome", "reason", "error_code", "dry_run", "rollback")
+              "outcome", "reason", "error_code", "dry_run", "force", "rollback")
 
 
 def undo_rows(command):
@@ -27,12 +28,13 @@ def undo_rows(command):
               "app": getattr(info, "app", "") or "", "user": getattr(info, "username", "") or ""},
     )
     result = run_undo((command.action_id or "").strip(), env, registry.all_actions(),
-                      dry_run=truthy(command.dry_run))
+                      dry_run=truthy(command.dry_run), force=truthy(command.force))
     event = result.event
     row = {field: _text(event.get(field)) for field in ROW_FIELDS}
     row["before"] = json.dumps(event.get("before"), sort_keys=True)
     row["after"] = json.dumps(event.get("after"), sort_keys=True)
     row["plan"] = json.dumps(event.get("plan"), sort_keys=True)
+    row["drift"] = "; ".join(event.get("drift") or [])
     if result.audit_error:
         row["audit_error"] = result.audit_error
     row["_time"] = time.time()

@@ -18,8 +18,8 @@ import hashlib
 import json
 
 from trailwatch.govern.core import (Action, Protected, Step, Target, TargetError,
-                                    client_error_code, describe_exception, truthy)
-from trailwatch.govern.exposure import parse_policy, same_policy
+                                    client_error_code, describe_exception, revert, truthy)
+from trailwatch.aws.exposure import parse_policy, same_policy
 from trailwatch.govern.protection import parse_arn, principal_protection
 from trailwatch.timefmt import iso_utc as _iso
 
@@ -36,6 +36,7 @@ DENY_ALL = {"Version": "2012-10-17", "Statement": [
 
 PRINCIPAL_READ = (
     "sts:GetCallerIdentity",
+    "iam:GetUser",
     "iam:GetRole",
     "iam:ListUserTags",
     "iam:ListRoleTags",
@@ -89,32 +90,39 @@ def resolve_principal(row, options):
                          options.get("role_name_field") or "role_name"))
 
 
+def read_principal(ctx, target):
+    """(tags, role path) of a user, role or session's role, read from IAM. Sets what the alert
+    row may not say right: a user's real ARN (with its IAM path, which the row's user name
+    lacks), a role's ARN and id."""
+    iam = ctx.client("iam")
+    operation = "GetUser" if target.kind == "user" else "GetRole"
+    try:
+        if target.kind == "user":
+            user = iam.get_user(UserName=target.name)["User"]
+            target.arn = user["Arn"]
+            operation = "ListUserTags"
+            found = iam.list_user_tags(UserName=target.name)["Tags"]
+            return {t["Key"]: t["Value"] for t in found}, None
+        role_name = target.extra["role_name"]
+        role = iam.get_role(RoleName=role_name)["Role"]
+        target.extra["role_id"] = role["RoleId"]
+        target.extra["role_arn"] = role["Arn"]
+        if target.kind == "role":
+            target.arn = role["Arn"]
+        operation = "ListRoleTags"
+        found = iam.list_role_tags(RoleName=role_name)["Tags"]
+        return {t["Key"]: t["Value"] for t in found}, role.get("Path")
+    except Exception as exc:
+        raise describe_exception(exc, "iam", operation, target)
+
+
 def guard_principal(ctx, target, protections):
-    """Refuse protected principals: cheap checks first, then tags and role path from IAM."""
+    """Refuse protected principals: cheap checks first, then again with the ARN, tags and
+    role path read from IAM."""
     reason = principal_protection(protections, target, ctx.identity)
     if reason:
         raise Protected(reason)
-    iam = ctx.client("iam")
-    tags, path = {}, None
-    try:
-        if target.kind == "user":
-            target.arn = target.arn or "arn:%s:iam::%s:user/%s" % (
-                target.partition, target.account_id, target.name)
-            found = iam.list_user_tags(UserName=target.name)["Tags"]
-            tags = {t["Key"]: t["Value"] for t in found}
-        else:
-            role_name = target.extra["role_name"]
-            role = iam.get_role(RoleName=role_name)["Role"]
-            path = role.get("Path")
-            target.extra["role_id"] = role["RoleId"]
-            target.extra["role_arn"] = role["Arn"]
-            if target.kind == "role":
-                target.arn = role["Arn"]
-            found = iam.list_role_tags(RoleName=role_name)["Tags"]
-            tags = {t["Key"]: t["Value"] for t in found}
-    except Exception as exc:
-        operation = "ListUserTags" if target.kind == "user" else "GetRole"
-        raise describe_exception(exc, "iam", operation, target)
+    tags, path = read_principal(ctx, target)
     reason = principal_protection(protections, target, ctx.identity, tags, path)
     if reason:
         raise Protected(reason)
@@ -213,7 +221,7 @@ class SuspendUser(PrincipalAction):
             state["keys"] = {k["AccessKeyId"]: k["Status"] for k in keys}
         return state
 
-    def desired(self, state, target, options):
+    def desired(self, state, target, request):
         if target.kind == "user":
             keys = {key: "Inactive" for key in state["keys"]}
             notes = ["deactivate access key %s" % k for k, s in sorted(state["keys"].items()) if s == "Active"]
@@ -247,23 +255,32 @@ class SuspendUser(PrincipalAction):
                                 % (key, (actual.get("keys") or {}).get(key, "missing"), status))
         return problems
 
-    def undo_plan(self, current, snapshot, target):
+    def reverse(self, current, before, after, partial):
+        wanted, drift = dict(current), []
+        wanted["policy"], moved = revert("inline policy %s" % before["policy_name"], current["policy"],
+                                         before["policy"], after["policy"], same_policy, partial)
+        drift.extend([moved] if moved else [])
+        if "keys" in before:
+            was, left, now = before["keys"], after.get("keys") or {}, current.get("keys") or {}
+            wanted["keys"] = {}
+            for key, status in sorted(now.items()):
+                wanted["keys"][key], moved = revert("access key %s" % key, status, was.get(key),
+                                                    left.get(key), _equal, partial)
+                drift.extend([moved] if moved else [])
+            drift.extend("access key %s was deleted after the action" % key
+                         for key in sorted(was) if key not in now and was[key] != left.get(key))
+        return wanted, drift
+
+    def undo_plan(self, current, wanted, target):
         on_role = target.kind == "session"
-        steps = _restore_policy(current["policy"], snapshot["policy"], target,
-                                snapshot["policy_name"], on_role)
-        for key, status in sorted((snapshot.get("keys") or {}).items()):
+        steps = _restore_policy(current["policy"], wanted["policy"], target,
+                                current["policy_name"], on_role)
+        for key, status in sorted((wanted.get("keys") or {}).items()):
             if status == "Active" and (current.get("keys") or {}).get(key) == "Inactive":
                 steps.append(Step("iam", "UpdateAccessKey",
                                   {"UserName": target.name, "AccessKeyId": key, "Status": "Active"},
                                   "re-activate access key %s (it was active before)" % key))
         return steps
-
-    def restorable(self, snapshot, current):
-        """Keys deleted since the action cannot come back; the rest must be as snapshotted."""
-        wanted = dict(snapshot)
-        if "keys" in snapshot:
-            wanted["keys"] = {k: v for k, v in snapshot["keys"].items() if k in (current.get("keys") or {})}
-        return wanted
 
     def rollback_text(self, target, snapshot):
         if target.kind == "user":
@@ -305,6 +322,10 @@ def parse_time(text):
     return moment
 
 
+def _equal(left, right):
+    return left == right
+
+
 def revocation_cutoff(policy):
     for statement in (policy or {}).get("Statement") or []:
         value = ((statement.get("Condition") or {}).get("DateLessThan") or {}).get("aws:TokenIssueTime")
@@ -338,8 +359,8 @@ class RevokeSessions(PrincipalAction):
                 state["login_profile"] = {"exists": False, "reset_required": False}
         return state
 
-    def desired(self, state, target, options):
-        now = options["_now"]
+    def desired(self, state, target, request):
+        now, options = request.now, request.options
         existing = revocation_cutoff(state["policy"])
         needed = parse_time(target.extra.get("not_before"))
         fresh = existing is not None and (
@@ -380,10 +401,22 @@ class RevokeSessions(PrincipalAction):
                             % (json.dumps(actual.get("login_profile")), json.dumps(wanted["login_profile"])))
         return problems
 
-    def undo_plan(self, current, snapshot, target):
+    def reverse(self, current, before, after, partial):
+        wanted, drift = dict(current), []
+        wanted["policy"], moved = revert("inline policy %s" % REVOKE_POLICY, current["policy"],
+                                         before["policy"], after["policy"], same_policy, partial)
+        drift.extend([moved] if moved else [])
+        if "login_profile" in before:
+            wanted["login_profile"], moved = revert(
+                "the console login profile", current.get("login_profile"),
+                before["login_profile"], after.get("login_profile"), _equal, partial)
+            drift.extend([moved] if moved else [])
+        return wanted, drift
+
+    def undo_plan(self, current, wanted, target):
         on_role = target.kind != "user"
-        steps = _restore_policy(current["policy"], snapshot["policy"], target, REVOKE_POLICY, on_role)
-        before = snapshot.get("login_profile") or {}
+        steps = _restore_policy(current["policy"], wanted["policy"], target, REVOKE_POLICY, on_role)
+        before = wanted.get("login_profile") or {}
         now = current.get("login_profile") or {}
         if before.get("exists") and now.get("exists") and not before.get("reset_required") \
                 and now.get("reset_required"):
@@ -391,12 +424,6 @@ class RevokeSessions(PrincipalAction):
                               {"UserName": target.name, "PasswordResetRequired": False},
                               "no longer require a new console password for user %s" % target.name))
         return steps
-
-    def restorable(self, snapshot, current):
-        wanted = dict(snapshot)
-        if "login_profile" in snapshot and not (current.get("login_profile") or {}).get("exists"):
-            wanted["login_profile"] = current.get("login_profile")  # deleted since: cannot restore
-        return wanted
 
     def extra_result(self, state, wanted, target):
         return {"note": LONG_TERM_KEYS_NOTE}

@@ -4,7 +4,7 @@ Each event says whether the bucket is public *now* and why:
 
 - ``acl_public_grants``: ACL grants to AllUsers / AuthenticatedUsers;
 - ``policy_public`` and ``policy_public_statements`` (each with the reason it is public), as
-  judged by ``trailwatch.govern.exposure`` -- the same rules the governance actions use -- and
+  judged by ``trailwatch.aws.exposure`` -- the same rules the governance actions use -- and
   ``aws_policy_status_public``, AWS's own verdict (GetBucketPolicyStatus);
 - ``bucket_public_access_block`` / ``account_public_access_block`` (the four flags, or null
   when none is set) and the ``effective_block`` that applies;
@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from trailwatch.aws.session import endpoint_url_for
-from trailwatch.govern import exposure
+from trailwatch.aws import exposure
 from trailwatch.ingest import aws_errors
 from trailwatch.aws.policy_documents import as_list as _as_list
 from trailwatch.ingest import input_settings as settings_lib

@@ -1,9 +1,10 @@
 """Which ACL grants and bucket-policy statements make a bucket public, and which of them name
 a given collaborator. Pure functions over the shapes S3 returns (GetBucketAcl's Grants,
-GetBucketPolicy's JSON document); no AWS calls.
+GetBucketPolicy's JSON document); no AWS calls. Used by the S3 posture input (what is
+exposed) and by the governance actions (what to take away).
 
 moto does not judge "public" the way S3 does, so these rules are unit-tested directly
-(tests/govern/test_exposure.py). They follow S3's documented meaning of public: a policy
+(tests/test_exposure.py). They follow S3's documented meaning of public: a policy
 statement is public when it allows a wildcard principal unless a condition pins the caller to
 fixed values of the keys below; an ACL grant is public when its grantee is the AllUsers or
 AuthenticatedUsers group.
@@ -180,24 +181,42 @@ def policy_without_public(policy):
     principals and loses only the wildcard; a statement granting only to the wildcard is
     dropped. NotPrincipal statements cannot be narrowed safely and are dropped whole.
     Deny statements are never touched."""
+    def select(label, statement):
+        if not is_public_statement(statement):
+            return None
+        if "NotPrincipal" in statement:
+            return "statement %s (Allow with NotPrincipal)" % label, None
+        return ("statement %s (Allow to everyone)" % label,
+                "wildcard principal of statement %s" % label), _wildcard_principal
+
+    return _policy_without(policy, select)
+
+
+def _policy_without(policy, select):
+    """(new policy or None when nothing is left, [removed descriptions]): the one loop over a
+    policy's statements behind policy_without_public and policy_without_collaborator.
+
+    select(label, statement) -> None (keep the statement), or (texts, drop) where drop(kind,
+    value) picks the Principal entries to take out (None: drop the whole statement) and texts
+    is the description when the statement is dropped, or (when dropped, when narrowed)."""
     policy = parse_policy(policy)
     if policy is None:
         return None, []
     kept, removed = [], []
     for index, statement in enumerate(statements(policy)):
         label = statement.get("Sid") or "#%d" % index
-        if not is_public_statement(statement):
+        chosen = select(label, statement)
+        if chosen is None:
             kept.append(statement)
             continue
-        if "NotPrincipal" in statement:
-            removed.append("statement %s (Allow with NotPrincipal)" % label)
-            continue
-        narrowed = _without_principals(statement, lambda kind, value: _wildcard_principal(kind, value))
+        texts, drop = chosen
+        dropped_text, narrowed_text = texts if isinstance(texts, tuple) else (texts, texts)
+        narrowed = _without_principals(statement, drop) if drop is not None else None
         if narrowed is None:
-            removed.append("statement %s (Allow to everyone)" % label)
+            removed.append(dropped_text)
         else:
             kept.append(narrowed)
-            removed.append("wildcard principal of statement %s" % label)
+            removed.append(narrowed_text)
     return rebuilt(policy, kept), removed
 
 
@@ -302,12 +321,7 @@ def policy_without_collaborator(policy, collaborator):
 
     Raises ManualReview when a Condition or NotPrincipal mentions the collaborator: removing
     it there could widen access, so a person must decide."""
-    policy = parse_policy(policy)
-    if policy is None:
-        return None, []
-    kept, removed = [], []
-    for index, statement in enumerate(statements(policy)):
-        label = statement.get("Sid") or "#%d" % index
+    def select(label, statement):
         if "NotPrincipal" in statement and collaborator.mentioned_in(statement["NotPrincipal"]):
             raise ManualReview(
                 "Statement %s of the bucket policy names %s in NotPrincipal; removing it would "
@@ -318,20 +332,15 @@ def policy_without_collaborator(policy, collaborator):
                 "Statement %s of the bucket policy mentions %s in its Condition; TrailWatch "
                 "does not rewrite conditions. Review the policy by hand." % (label, collaborator.text))
         if statement.get("Effect") != "Allow" or "Principal" not in statement:
-            kept.append(statement)
-            continue
-        names = [(k, v) for k, v in _principal_values(statement["Principal"])
+            return None
+        names = [v for k, v in _principal_values(statement["Principal"])
                  if collaborator.matches_principal(k, v)]
         if not names:
-            kept.append(statement)
-            continue
-        narrowed = _without_principals(statement, collaborator.matches_principal)
-        if narrowed is None:
-            removed.append("statement %s (granted only to %s)" % (label, collaborator.text))
-        else:
-            kept.append(narrowed)
-            removed.append("%s from statement %s" % (", ".join(v for _, v in names), label))
-    return rebuilt(policy, kept), removed
+            return None
+        return ("statement %s (granted only to %s)" % (label, collaborator.text),
+                "%s from statement %s" % (", ".join(names), label)), collaborator.matches_principal
+
+    return _policy_without(policy, select)
 
 
 def deny_sid(collaborator):

@@ -1,13 +1,13 @@
 """Which grants and statements count as public, which principals match a collaborator.
 
-moto does not judge exposure the way S3 does (GOVERNANCE.md), so our own rules are tested
+moto does not judge exposure the way S3 does, so our own rules are tested
 here directly, including the near misses that must not count."""
 import json
 
 import pytest
 
-from trailwatch.govern import exposure
-from trailwatch.govern.exposure import Collaborator, ManualReview
+from trailwatch.aws import exposure
+from trailwatch.aws.exposure import Collaborator, ManualReview
 
 OWNER = "a" * 64
 OTHER = "b" * 64
