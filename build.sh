@@ -42,7 +42,11 @@ ensure_venv() {
     say "preparing $VENV"
     [[ -x "$PY" ]] || "$BASE_PYTHON" -m venv "$VENV"
     "$PY" -m pip install --quiet --disable-pip-version-check --upgrade "pip==25.2"
-    "$PY" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    # Every pin but the data-only one (see requirements-dev.txt), which goes to .venv/cim.
+    "$PY" -m pip install --quiet --disable-pip-version-check \
+        -r <(grep -v '^pytest-splunk-addon==' requirements-dev.txt)
+    "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --upgrade \
+        --target "$VENV/cim" "$(grep -o '^pytest-splunk-addon==[^ ]*' requirements-dev.txt)"
     echo "$want" > "$stamp"
 }
 

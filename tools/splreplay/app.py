@@ -147,22 +147,37 @@ class App:
         return definition
 
     # ---- search-time knowledge ---------------------------------------------------------
-    def _props(self):
-        if self._prep is not None:
-            return self._prep
+    def _props(self, sourcetype=SOURCETYPE):
+        """Search-time knowledge of one sourcetype (props.conf ``[<sourcetype>]``), then the
+        eventtypes and tags every event goes through whatever its sourcetype."""
+        if self._prep is None:
+            self._prep = {}
+        if sourcetype not in self._prep:
+            self._prep[sourcetype] = self._sourcetype_props(sourcetype) + self._classifiers()
+        return self._prep[sourcetype]
+
+    def _sourcetype_props(self, sourcetype):
         props = self.confs["props"]
-        stanza = props.own(SOURCETYPE) if SOURCETYPE in props else {}
+        if sourcetype not in props and sourcetype != SOURCETYPE:
+            # KV_MODE defaults to auto (key=value extraction), which splreplay does not model.
+            raise Unsupported("props.conf has no [%s] stanza: the default KV_MODE=auto "
+                              "extraction is not implemented by splreplay" % sourcetype)
+        stanza = props.own(sourcetype) if sourcetype in props else {}
         ctx = Context(self, 0.0, "props")
         kv = stanza.get("KV_MODE", "").strip().lower()
         indexed = stanza.get("INDEXED_EXTRACTIONS", "").strip().lower()
         if kv not in ("", "json", "none"):
             raise Unsupported("props [%s] KV_MODE=%s is not implemented (json or none)"
-                              % (SOURCETYPE, kv))
+                              % (sourcetype, kv))
         if indexed not in ("", "json"):
             raise Unsupported("props [%s] INDEXED_EXTRACTIONS=%s is not implemented"
-                              % (SOURCETYPE, indexed))
+                              % (sourcetype, indexed))
         copies = (1 if kv == "json" else 0) + (1 if indexed == "json" else 0)
         if copies == 0 and kv != "none":
+            if sourcetype != SOURCETYPE:
+                raise Unsupported("props [%s] sets neither KV_MODE=json nor "
+                                  "INDEXED_EXTRACTIONS=json: the default KV_MODE=auto "
+                                  "extraction is not implemented by splreplay" % sourcetype)
             self.warn("props.conf sets neither KV_MODE=json nor INDEXED_EXTRACTIONS=json for "
                       "[%s]; extracting JSON fields as the Splunk Add-on for AWS does" % SOURCETYPE)
             copies = 1
@@ -182,16 +197,20 @@ class App:
                 try:
                     node = parse_eval(value, ctx)
                 except SplError as exc:
-                    raise ConfigError("props [%s] %s: %s" % (SOURCETYPE, key, exc)) from None
+                    raise ConfigError("props [%s] %s: %s" % (sourcetype, key, exc)) from None
                 evals.append((_name, node.fn))
             elif cls == "LOOKUP" and _name:
                 autolookups.append((key, value))
             else:
                 raise Unsupported("props [%s] %s is not implemented by splreplay"
-                                  % (SOURCETYPE, key))
+                                  % (sourcetype, key))
         matchers = []
         for key, value in autolookups:
             matchers.append(self._auto_lookup(key, value))
+        return (copies, trim, extracts, aliases, evals, matchers)
+
+    def _classifiers(self):
+        ctx = Context(self, 0.0, "props")
         eventtypes = []
         et_conf = self.confs["eventtypes"]
         for name in et_conf.names():
@@ -220,8 +239,7 @@ class App:
                      if state.strip().lower() == "enabled"]
             if names:
                 tags.append((field, value, sorted(names)))
-        self._prep = (copies, trim, extracts, aliases, evals, matchers, eventtypes, tags)
-        return self._prep
+        return (eventtypes, tags)
 
     def _auto_lookup(self, key, value):
         toks = value.split()
@@ -253,70 +271,76 @@ class App:
         return Matcher(ldef, table, inputs, outputs, outputnew)
 
     def make_events(self, records):
-        """Records -> Splunk events (newest first, as a search returns them)."""
-        copies, trim, extracts, aliases, evals, matchers, eventtypes, tags = self._props()
+        """CloudTrail records -> Splunk events (newest first, as a search returns them)."""
         events = []
         for n, (record, raw, source, where) in enumerate(records):
             ev = base_event(record, raw, source)
             if ev is None:
                 from .errors import InputError
                 raise InputError("%s: the record has no valid eventTime" % where)
-            if copies:
-                for name, vals in flatten_json(record, trim).items():
-                    if name in ev:
-                        continue
-                    if copies == 2:
-                        vals = vals + vals
-                    ev[name] = vals[0] if len(vals) == 1 else vals
-            for field, rx in extracts:
-                src = ev.get(field)
-                if src is None:
-                    continue
-                m = rx.search(text_of(values_of(src)[0]))
-                if m:
-                    for k, v in m.groupdict().items():
-                        if v is not None:
-                            ev[k] = v
-            for src, dst, asnew in aliases:
-                v = ev.get(src)
-                if asnew:
-                    if ev.get(dst) is None and v is not None:
-                        ev[dst] = v
-                elif v is None:
-                    ev.pop(dst, None)
-                else:
-                    ev[dst] = v
-            if evals:
-                results = [(name, fn(ev)) for name, fn in evals]
-                for name, v in results:
-                    if isinstance(v, bool):
-                        raise ConfigError("props EVAL-%s returned a boolean" % name)
-                    if v is None:
-                        ev.pop(name, None)
-                    else:
-                        ev[name] = v
-            for m in matchers:
-                m.apply(ev)
-            if eventtypes:
-                ets = [name for name, pred in eventtypes if pred(ev)]
-                if ets:
-                    ev["eventtype"] = normalise(ets)
-            if tags:
-                all_tags = []
-                for field, value, names in tags:
-                    v = ev.get(field)
-                    if v is None:
-                        continue
-                    if any(text_of(x) == value for x in values_of(v)):
-                        key = "tag::" + field
-                        cur = values_of(ev.get(key))
-                        ev[key] = normalise(sorted(set(cur) | set(names)))
-                        all_tags.extend(names)
-                if all_tags:
-                    ev["tag"] = normalise(sorted(set(all_tags)))
-            events.append((ev["_time"], n, ev))
+            events.append((ev["_time"], n, self.apply_knowledge(ev, record)))
         events.sort(key=lambda x: (-x[0], x[1]))
         return [e for _, _, e in events]
+
+    def apply_knowledge(self, ev, record):
+        """One event (``_raw``, ``_time``, ``sourcetype``, ... and the parsed JSON ``record``)
+        through the search-time knowledge of its sourcetype, in Splunk's order."""
+        (copies, trim, extracts, aliases, evals, matchers,
+         eventtypes, tags) = self._props(ev.get("sourcetype", SOURCETYPE))
+        if copies:
+            for name, vals in flatten_json(record, trim).items():
+                if name in ev:
+                    continue
+                if copies == 2:
+                    vals = vals + vals
+                ev[name] = vals[0] if len(vals) == 1 else vals
+        for field, rx in extracts:
+            src = ev.get(field)
+            if src is None:
+                continue
+            m = rx.search(text_of(values_of(src)[0]))
+            if m:
+                for k, v in m.groupdict().items():
+                    if v is not None:
+                        ev[k] = v
+        for src, dst, asnew in aliases:
+            v = ev.get(src)
+            if asnew:
+                if ev.get(dst) is None and v is not None:
+                    ev[dst] = v
+            elif v is None:
+                ev.pop(dst, None)
+            else:
+                ev[dst] = v
+        if evals:
+            results = [(name, fn(ev)) for name, fn in evals]
+            for name, v in results:
+                if isinstance(v, bool):
+                    raise ConfigError("props EVAL-%s returned a boolean" % name)
+                if v is None:
+                    ev.pop(name, None)
+                else:
+                    ev[name] = v
+        for m in matchers:
+            m.apply(ev)
+        if eventtypes:
+            ets = [name for name, pred in eventtypes if pred(ev)]
+            if ets:
+                ev["eventtype"] = normalise(ets)
+        if tags:
+            all_tags = []
+            for field, value, names in tags:
+                v = ev.get(field)
+                if v is None:
+                    continue
+                if any(text_of(x) == value for x in values_of(v)):
+                    key = "tag::" + field
+                    cur = values_of(ev.get(key))
+                    ev[key] = normalise(sorted(set(cur) | set(names)))
+                    all_tags.extend(names)
+            if all_tags:
+                ev["tag"] = normalise(sorted(set(all_tags)))
+        return ev
 
     # ---- commands.conf -----------------------------------------------------------------
     def custom_command(self, name):

@@ -1,9 +1,10 @@
 """The programmatic entry point (the CLI and the tests use it)."""
 import datetime
+import json
 
 from .app import App, Context
 from .errors import InputError, SplError
-from .events import load_records
+from .events import load_records, parse_time
 from .pipeline import Pipeline
 
 
@@ -31,6 +32,22 @@ class Replay:
     def events_from_records(self, records, source="test"):
         return self.app.make_events([(r, None, source, "%s: record %d" % (source, i + 1))
                                      for i, r in enumerate(records)])
+
+    def events_of_sourcetype(self, objects, sourcetype, time_field, source="test"):
+        """JSON objects written with another sourcetype (TrailWatch's own snapshots and alerts)
+        -> events through that sourcetype's search-time knowledge, newest first. ``_time`` is
+        read from ``time_field`` (ISO 8601 text or epoch seconds)."""
+        events = []
+        for n, obj in enumerate(objects):
+            when = obj.get(time_field)
+            when = parse_time(when) if isinstance(when, str) else when
+            if not isinstance(when, (int, float)):
+                raise InputError("%s: object %d has no valid %s" % (source, n + 1, time_field))
+            ev = {"_raw": json.dumps(obj, ensure_ascii=False), "_time": float(when),
+                  "host": "splreplay", "source": source, "sourcetype": sourcetype}
+            events.append((ev["_time"], n, self.app.apply_knowledge(ev, obj)))
+        events.sort(key=lambda x: (-x[0], x[1]))
+        return [e for _, _, e in events]
 
     @staticmethod
     def default_now(events):
