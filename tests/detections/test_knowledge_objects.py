@@ -17,7 +17,10 @@ from splreplay.conf import load_conf  # noqa: E402
 
 KNOWLEDGE = os.path.join(HERE, "knowledge", "identities.json")
 # CIM fields props.conf sets for aws:cloudtrail (all other added fields are tw_*)
-CIM_FIELDS = {"action", "status", "app", "src", "command", "vendor_account", "vendor_region"}
+CIM_FIELDS = {"action", "status", "result", "reason", "signature", "app", "src", "command",
+              "vendor_account", "vendor_region", "vendor_product", "dvc", "dest", "user_type",
+              "user", "src_user", "object", "object_id", "object_category", "object_attrs",
+              "change_type", "instance_type", "image_id"}
 OUR_SOURCETYPES = ("trailwatch:s3:posture", "trailwatch:iam:user", "trailwatch:action",
                    "trailwatch:alert")
 

@@ -165,3 +165,26 @@ def test_eventtype_refering_to_tags_is_refused():
 def test_the_scenario_records_are_realistic():
     recs = samples.scenario()
     assert all(r["eventVersion"] and r["recipientAccountId"] for r in recs)
+
+
+def test_each_sourcetype_gets_its_own_props_then_the_shared_eventtypes_and_tags(tmp_path):
+    """props.conf stanzas apply per source type ("[<spec>] ... <sourcetype>, the source type
+    of an event", props.conf.spec); eventtypes and tags apply to every event. Calculated fields
+    see fields that existed before them, so coalesce(x, ...) keeps an existing x (props.conf
+    "EVAL-<fieldname>": evaluated after field extraction and aliasing)."""
+    app = bare_app(str(tmp_path / "app"),
+                   props="[aws:cloudtrail]\nKV_MODE = json\nEVAL-kind = \"trail\"\n\n"
+                         "[my:alert]\nKV_MODE = json\nDATETIME_CONFIG = CURRENT\n"
+                         "EVAL-type = coalesce(type, \"alert\")\nEVAL-kind = \"alert\"\n",
+                   eventtypes="[my_alert]\nsearch = sourcetype=my:alert\n",
+                   tags="[eventtype=my_alert]\nalert = enabled\n")
+    r = Replay(app, warn=lambda m: None)
+    alerts = r.events_of_sourcetype([{"t": 20, "id": "a"}, {"t": 10, "id": "b", "type": "task"}],
+                                    "my:alert", "t")
+    assert [a["id"] for a in alerts] == ["a", "b"]  # newest first
+    assert [a["type"] for a in alerts] == ["alert", "task"]
+    assert all(a["kind"] == "alert" and a["tag"] == "alert" for a in alerts)
+    trail = r.events_from_records([ev(eventName="X")])[0]
+    assert trail["kind"] == "trail" and "type" not in trail and "tag" not in trail
+    with pytest.raises(Unsupported, match="no \\[other:type\\] stanza"):
+        r.events_of_sourcetype([{"t": 1}], "other:type", "t")
