@@ -201,9 +201,11 @@ def overlay_with_aliases(tmp_path):
 
 
 def test_existing_cim_values_are_left_unchanged(replay, tmp_path):
-    records = [json.load(open(f))["Records"] for f in cim_check.cloudtrail_files(
-        "tests/detections/*/cases/*.json")]
-    records = [r for recs in records for r in recs]
+    records = []
+    for path in cim_check.cloudtrail_files(*PROJECT_DATA):
+        with open(path) as handle:
+            records.extend(json.load(handle)["Records"])
+    assert records
     alone = replay.events_from_records(records)
     beside = Replay(overlay_with_aliases(tmp_path), warn=lambda m: None).events_from_records(
         records)
