@@ -20,9 +20,9 @@ SAMPLE = os.path.join(os.path.dirname(cim_check.ROOT), "shared", "data", "aws-cl
 # CloudTrail records of the project's own tests (detection cases, identity shapes).
 PROJECT_DATA = ("tests/detections/*/cases/*.json", "tests/detections/knowledge/*.json",
                 "detections/*/cases/*.json")
-# The Change data model's expected values of `action` (CIM manual, "Change" data model:
-# https://docs.splunk.com/Documentation/CIM/latest/User/Change); pytest-splunk-addon's JSON
-# only rejects values with a double quote, the manual lists these.
+# The Change data model's expected values of `action` (Common Information Model manual, Change
+# data model, All_Changes.action: "acl_modified, cleared, created, deleted, modified, read,
+# stopped, updated"); pytest-splunk-addon's JSON only rejects values with a double quote.
 CHANGE_ACTIONS = {"acl_modified", "cleared", "created", "deleted", "modified", "read", "stopped",
                   "updated"}
 
