@@ -111,6 +111,10 @@ def test_detection_runs_alerts_per_result_and_feeds_es(policy_id, built):
     assert s["action.notable.param.security_domain"] in ("access", "endpoint", "network", "threat",
                                                           "identity", "audit")
     assert "$event_id_list$" in s["action.notable.param.drilldown_search"]
+    # alert history without ES: one trailwatch:alert event per result, by Splunk's Log Event action
+    assert s["action.logevent"] == "1" and s["action.logevent.param.event"] == "$result.tw_alert_event$"
+    assert s["action.logevent.param.sourcetype"] == "trailwatch:alert"
+    assert s["search"].rstrip().endswith("| `trailwatch_alert_event`")
     assert s["action.risk"] == "1"
     risk = json.loads(s["action.risk.param._risk"])
     assert {"risk_object_field": "user", "risk_object_type": "user"}.items() <= risk[0].items()
@@ -153,3 +157,24 @@ def test_docs_index_is_generated_from_the_files():
     for d in DETECTIONS:
         row = next(line for line in text.splitlines() if line.startswith("| %s |" % d.policy_id))
         assert d.slug in row and "_filter`" in row
+
+
+def test_each_alert_row_carries_its_alert_event(tmp_path):
+    """The rendered A09 search over its own cases: every result's tw_alert_event is one JSON
+    object with the Alerts fields, ready for the Log Event action."""
+    import subprocess
+    import sys
+    d = next(d for d in DETECTIONS if d.policy_id == "A09")
+    proc = subprocess.run(
+        [sys.executable, "-m", "splreplay", "--app", APP_DIR, "--events", d.cases_dir, "--search", d.name,
+         "--state", str(tmp_path)], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=os.path.join(ROOT, "tools")))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    assert len(rows) > 5
+    for row in rows:
+        event = json.loads(row["tw_alert_event"])
+        assert event["signature_id"] == "A09" and event["severity"] == row["severity"]
+        assert event["user"] == row["user"] and event["description"] == row["description"]
+        assert set(event["event_ids"]) == set(row["event_ids"] if isinstance(row["event_ids"], list)
+                                             else [row["event_ids"]])

@@ -82,10 +82,11 @@ def test_detection_stanza(policy_id, saved, macros):
     description = " ".join(stanza["description"].split())
     assert description.startswith(policy_id + ".")
     assert "false positive" in description.lower() and "tune" in description.lower()
-    # the search: starts from the data macro, ends with the contract table, has a filter knob
+    # the search: starts from the data macro, ends with the contract table and the alert event
+    # the Log Event action writes, has a filter knob
     search = stanza["search"]
     assert re.match(r"^\(?`trailwatch_cloudtrail`", search)
-    assert search.rstrip().endswith("`trailwatch_alert_table`")
+    assert " ".join(search.split()).endswith("| `trailwatch_alert_table` | `trailwatch_alert_event`")
     filters = re.findall(r"`(trailwatch_%s_\w+_filter)`" % policy_id.lower(), search)
     assert len(filters) == 1, filters
     assert macros[filters[0]]["definition"] == "search *"

@@ -109,8 +109,34 @@ def es_settings(d):
     ]
 
 
+# Every detection ends by building its alert event (macro trailwatch_alert_event) for the Log
+# Event alert action, which writes one trailwatch:alert event per result.
+ALERT_EVENT_PIPE = "| `trailwatch_alert_event`"
+ALERT_INDEX = "main"
+
+
+def search_of(d):
+    if d.kind != "detection":
+        return d.search
+    return d.search.rstrip("\n") + "\n" + ALERT_EVENT_PIPE
+
+
+def alert_event_settings():
+    """Splunk's Log Event action: one trailwatch:alert event per result (alert.digest_mode = 0,
+    so $result.<field>$ reads each result). Only the event text is a token: whether Splunk
+    expands tokens in the index and source parameters is not documented, so they are literal
+    (an admin changes the index here and in the macro trailwatch_alert_index together)."""
+    return [
+        ("action.logevent", "1"),
+        ("action.logevent.param.event", "$result.tw_alert_event$"),
+        ("action.logevent.param.sourcetype", "trailwatch:alert"),
+        ("action.logevent.param.source", "trailwatch:detection"),
+        ("action.logevent.param.index", ALERT_INDEX),
+    ]
+
+
 def stanza(d, profiles):
-    settings = [("description", description_of(d)), ("search", d.search), ("disabled", "1")]
+    settings = [("description", description_of(d)), ("search", search_of(d)), ("disabled", "1")]
     settings += schedule_settings(d, profiles)
     if d.kind == "detection":
         throttle = d.alert["throttle"]
@@ -122,6 +148,7 @@ def stanza(d, profiles):
             ("alert.suppress", "1"), ("alert.suppress.fields", ",".join(throttle["fields"])),
             ("alert.suppress.period", throttle["period"]),
         ]
+        settings += alert_event_settings()
         settings += es_settings(d)
         settings += [("request.ui_dispatch_app", APP), ("request.ui_dispatch_view", "search")]
     lines = ["# %s (source: detections/%s/detection.yml)" % (d.kind, d.slug), "[%s]" % d.name]
