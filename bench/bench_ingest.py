@@ -282,6 +282,31 @@ def peak_memory(target_bytes, base_files):
     return size, len(data), count, peak
 
 
+# ----------------------------------------------------------------------------- crafted record
+
+
+def crafted_scan_times(key_counts=(16, 32, 64), repeat=20):
+    """Seconds to refuse a crafted log whose one unclosed record repeats the
+    ``"eventTime":""`` key N times (the fast path's worst case: a failing match), through
+    the input's path.  Linear scanning shows as time roughly proportional to N."""
+    times = {}
+    for keys in key_counts:
+        data = b'{"Records":[{},{' + b'"eventTime":"",' * keys + b'"a"]}'
+        best = float("inf")
+        for _ in range(repeat):
+            writer = xs.EventStreamWriter(NullBinary())
+            start = time.perf_counter()
+            try:
+                writer.write_cloudtrail_log(data, source="s3://bench/crafted.json.gz")
+            except cr.CloudTrailFormatError:
+                pass
+            else:
+                raise SystemExit("bench: the crafted log was not refused")
+            best = min(best, time.perf_counter() - start)
+        times[keys] = best
+    return times
+
+
 # ----------------------------------------------------------------------------- API pacing
 
 
@@ -380,6 +405,14 @@ def main():
              peak / MB, "MB (tracemalloc peak)", file_mb=round(size / MB, 1),
              gzip_mb=round(gz_size / MB, 1), events=count, ratio=round(peak / size, 2),
              **common)
+
+    crafted = crafted_scan_times()
+    emit("crafted_record_scan_seconds", crafted[64], "s (64 duplicate keys)",
+         **{"keys_%d_us" % keys: round(seconds * 1e6, 1) for keys, seconds in crafted.items()},
+         ratio_64_to_16=round(crafted[64] / crafted[16], 2),
+         note="one unclosed record repeating \"eventTime\":\"\" N times; linear: "
+              "time grows like N (the ratio 64/16 stays near 4, exponential would be 2^48)",
+         **common)
 
     rate_api, throttled = simulated_api()
     emit("cloudtrail_api_events_per_s_simulated", rate_api, "events/s per account-region",

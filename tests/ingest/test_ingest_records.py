@@ -361,3 +361,76 @@ def test_format_time():
     assert cr.format_time(5) == "0.005"
     assert cr.format_time(-100) == "-0.100"
     assert cr.format_time(-1500) == "-1.500"
+
+
+# --------------------------------------------------------------------- crafted records
+
+# A record whose eventTime/eventID key is repeated and which never closes: the fast pattern
+# must fail on it.  Before the scanner matched each piece of a record one way only, every
+# duplicate key doubled the ways a failing match tried (34 s at 22 keys, 4x per two more).
+_CRAFTED = {
+    "time": b'"eventTime":"",',
+    "id": b'"eventID":"",',
+    "spaced": b'"eventTime" : "" ,',
+}
+
+
+def crafted_log(keys, kind="time"):
+    return b'{"Records":[{},{' + _CRAFTED[kind] * keys + b'"a"]}'
+
+
+_SCAN_ALL_WAYS = r"""
+import sys
+from trailwatch.ingest import cloudtrail_records as cr, xml_stream as xs
+data = sys.stdin.buffer.read()
+for scan in (cr.parse_records, cr.split_records, cr.record_event_id,
+             lambda d: xs.EventStreamWriter(open("/dev/null", "wb")).write_cloudtrail_log(d, "s")):
+    try:
+        scan(data)
+        print("ok")
+    except cr.CloudTrailFormatError as exc:
+        print(exc.reason)
+"""
+
+
+def _scan_crafted(python, kind):
+    import os
+    import subprocess
+
+    bin_dir = os.path.dirname(os.path.dirname(os.path.dirname(cr.__file__)))
+    data = crafted_log(64, kind)
+    try:
+        done = subprocess.run([python, "-c", _SCAN_ALL_WAYS], input=data,
+                              capture_output=True, timeout=60,
+                              env=dict(os.environ, PYTHONPATH=bin_dir))
+    except subprocess.TimeoutExpired:
+        pytest.fail("scanning a %d-byte crafted log did not end" % len(data))
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().split() == ["truncated", "truncated", "ok", "truncated"]
+
+
+@pytest.mark.parametrize("kind", sorted(_CRAFTED))
+def test_a_crafted_record_with_64_duplicate_keys_is_refused_not_hung_on(kind):
+    """The attack: 64 repeated keys in an unclosed record.  The scan ends (in a child
+    process, so a regression fails here instead of hanging the suite; the 60 s guard is
+    not a speed measurement: bench/bench_ingest.py prints the times) with the precise
+    error, through every entry point that scans records."""
+    import sys
+
+    _scan_crafted(sys.executable, kind)
+
+
+@pytest.mark.parametrize("kind", sorted(_CRAFTED))
+def test_a_crafted_record_is_refused_on_splunk_pythons(splunk_python, kind):
+    """The same on 3.9 (whose ``re`` has no possessive repeats) and 3.13."""
+    _scan_crafted(splunk_python, kind)
+
+
+def test_duplicate_keys_in_a_closed_record_still_parse():
+    data = b'{"Records":[{"eventTime":"2024-05-01T00:00:00Z","eventID":"a",' + \
+        b'"eventTime":"2024-05-01T00:00:01Z","eventID":"b","eventTime" : "2024-05-01T00:00:02Z"}]}'
+    log = cr.parse_records(data)
+    assert [r.raw for r in log.records] == [data[12:-2]]
+    # The last duplicate wins, as in json.loads.
+    assert log.records[0].event_id == "b"
+    assert log.records[0].time_ms == cr.parse_event_time("2024-05-01T00:00:02Z")

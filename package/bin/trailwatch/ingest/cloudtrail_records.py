@@ -321,18 +321,51 @@ def _nested_object(depth):
 
 
 _INNER = _nested_object(MAX_FAST_DEPTH - 1)
+
+
+def _supports_possessive():
+    try:
+        re.compile(rb"a*+")
+    except re.error:
+        return False
+    return True
+
+
+# A record's pieces must be matched one way only, or a record the pattern cannot match (an
+# unclosed one, say) fails in time exponential in its length: a captured key such as
+# "eventTime":"..." can also be read as two plain strings, so each duplicate of it doubled
+# the ways a failing match tried (34 s at 22 duplicates).  Where ``re`` has possessive
+# repeats (Python 3.11+), the record's loop of pieces is possessive: once it ends, no other
+# split of the pieces is tried (none could be followed by the closing brace anyway: a
+# shorter loop stops before a string or an object, never before a ``}``), which is also
+# the fastest form.  On older Pythons a lookahead keeps a captured key from also being a
+# plain string.  Either way a failing match takes time linear in the record's length.
+if _supports_possessive():
+
+    def _plain_string(_keys):
+        return _STR
+
+    _PIECES_END = rb")*+\}"
+else:  # Python 3.9, 3.10
+
+    def _plain_string(keys):
+        return rb'"(?!' + keys + rb'"\s*:\s*")[^"]*"'
+
+    _PIECES_END = rb")*\}"
+
 # A record; group 1 = eventTime token, group 2 = eventID token (top level only).
 _RECORD = (
     rb"\{" + _GAP + rb'(?:(?:"event(?:Time"\s*:\s*(' + _STR + rb")|ID\"\s*:\s*(" + _STR
-    + rb"))|" + _STR + rb"|" + _INNER + rb")" + _GAP + rb")*\}"
+    + rb"))|" + _plain_string(rb"event(?:Time|ID)") + rb"|" + _INNER + rb")" + _GAP
+    + _PIECES_END
 )
 _RECORD_RE = re.compile(_RECORD)
 # Records after the first, for findall: ',' + (record, eventTime, eventID).
 _ITEM_RE = re.compile(rb",(" + _RECORD + rb")")
 # The same for the XML writer: ',' + (record, eventTime).
 _ITEM_TIME_RE = re.compile(
-    rb",(\{" + _GAP + rb'(?:(?:"eventTime"\s*:\s*(' + _STR + rb")|" + _STR + rb"|"
-    + _INNER + rb")" + _GAP + rb")*\})"
+    rb",(\{" + _GAP + rb'(?:(?:"eventTime"\s*:\s*(' + _STR + rb")|"
+    + _plain_string(rb"eventTime") + rb"|" + _INNER + rb")" + _GAP + _PIECES_END + rb")"
 )
 # Without captures: the raw-limit splitter.
 _PLAIN_RECORD = _nested_object(MAX_FAST_DEPTH)
