@@ -9,6 +9,7 @@ import uuid
 import boto3
 import pytest
 from inputs_helpers import (
+    ACCOUNT_ID,
     COLLECTION,
     cloudtrail_notification,
     crash_loop,
@@ -167,8 +168,8 @@ def test_a_corrupt_log_is_reported_with_bucket_and_key_and_left_for_redrive(
 def test_records_without_event_time_are_logged_and_the_rest_written(
         installed, tmp_path, splunk_home, moto, trail):
     ok = make_record("has-time", time.time() - 60)
-    no_time = '{"eventID":"no-time","eventName":"GetObject"}'
-    bad_time = '{"eventID":"bad-time","eventTime":"yesterday"}'
+    no_time = '{"eventID":"no-time","eventName":"GetObject","recipientAccountId":"%s"}' % ACCOUNT_ID
+    bad_time = '{"eventID":"bad-time","eventTime":"yesterday","recipientAccountId":"%s"}' % ACCOUNT_ID
     huge = make_record("huge", time.time() - 30, extra={"blob": "y" * 3000000})
     key = log_key("us-east-1", time.time(), 7)
     trail.put_object(key, log_file([ok, no_time, bad_time, huge]))
