@@ -44,6 +44,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         response = conn.getresponse()
         data = response.read()
         proxy.forwarded.append((self.command, self.path))
+        proxy.request_headers.append({k.lower(): v for k, v in headers.items()})
         self.send_response(response.status)
         for key, value in response.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -65,6 +66,7 @@ class ForwardProxy(object):
         self.credentials = credentials
         self.forwarded = []
         self.auth_headers = []
+        self.request_headers = []  # per forwarded request, lower-cased names
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
         self.port = self._server.server_address[1]
