@@ -278,6 +278,34 @@ def test_too_large():
     assert len(cr.parse_log(data, max_size=None).records) == 1
 
 
+@pytest.mark.parametrize("members", [1, 3])
+def test_a_decompression_bomb_is_stopped_at_the_cap_not_after(members):
+    """200 KB of gzip that expands to 200 MB, with a 1 MB cap: refused having allocated
+    about the cap (each inflate step is bounded by what is left of it), not the whole
+    expansion of a compressed step (up to 1000 times 256 KB)."""
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * (200 << 20), 9) * members
+    tracemalloc.start()
+    try:
+        with pytest.raises(cr.LogTooLarge):
+            cr.decompress(bomb, max_size=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
+
+
+def test_decompress_exactly_at_the_cap_and_across_members():
+    text = S.log_text([S.CONSOLE_LOGIN]).encode()
+    data = gzip.compress(text[:40]) + gzip.compress(text[40:]) + b"\0" * 8
+    assert cr.decompress(data, max_size=len(text)) == text
+    with pytest.raises(cr.LogTooLarge):
+        cr.decompress(data, max_size=len(text) - 1)
+    with pytest.raises(cr.LogTooLarge):
+        cr.decompress(text, max_size=len(text) - 1)  # plain JSON is capped too
+
+
 def test_decompress_passes_plain_data_through():
     assert cr.decompress(b'{"Records":[]}') == b'{"Records":[]}'
     raw = zlib.compress(b"x")  # zlib, not gzip: not ours to guess, returned as is
