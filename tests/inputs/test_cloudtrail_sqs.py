@@ -488,3 +488,18 @@ def test_an_object_over_the_size_cap_is_refused_before_download(
     assert "NoSuchKey" not in log
     assert "S3 gives its size as %d bytes" % ((2 << 20) + 2) in log
     assert trail.queue_counts() == (0, 0)
+
+
+def test_a_proxy_host_urls_cannot_hold_stops_the_input_without_leaking_the_password(
+        installed, tmp_path, splunk_home, moto, trail):
+    """The attack as the input meets it: the proxy stanza holds a host that passes the form
+    but not URL parsing, and a password with characters that URLs percent-encode."""
+    installed.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
+        "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "::1]", "proxy_port": "3128",
+        "proxy_username": "tw-proxy", "proxy_password": "p@ss/w0rd:secret"})
+    trail.put_log(2)
+    assert run(installed, tmp_path, splunk_home, moto, trail) == []
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert "Proxy host '::1]' is not a host name" in log
+    assert "p@ss/w0rd:secret" not in log and "p%40ss%2Fw0rd%3Asecret" not in log
+    assert trail.queue_counts() == (1, 0)  # nothing received
