@@ -143,6 +143,29 @@ def test_checkpoints_of_a_deleted_input_are_cleared_and_no_others(installed):
         "aws_cloudtrail_api__prod-ct2__region_us-east-1"]
 
 
+def test_deleting_an_input_keeps_the_checkpoints_of_inputs_its_name_begins(installed):
+    """The attack: deleting input ``prod`` deleted the checkpoints of ``prod__eu`` (and
+    ``prod_``), whose key prefixes begin with ``prod``'s."""
+    from trailwatch.splunk import input_checkpoints
+
+    def store(name):
+        return input_checkpoints.KvCheckpoints(installed.session_key, installed.uri,
+                                               "aws_cloudtrail_api", name)
+
+    names = ["prod", "prod__eu", "prod_", "prod___x", "prod__"]
+    for number, name in enumerate(names):
+        store(name).save("region_us-east-1", {"end": number})
+        store(name).save("__odd__name", {"end": number})
+    input_checkpoints.clear_input(installed.session_key, installed.uri, "aws_cloudtrail_api",
+                                  "prod")
+    assert store("prod").get("region_us-east-1") is None
+    assert store("prod").get("__odd__name") is None
+    for number, name in enumerate(names[1:], 1):
+        assert store(name).get("region_us-east-1") == {"end": number}, name
+        assert store(name).get("__odd__name") == {"end": number}, name
+    assert len(installed.kv_records(COLLECTION)) == 2 * (len(names) - 1)
+
+
 def test_the_input_rest_handler_clears_checkpoints_after_deleting(installed, monkeypatch,
                                                                   tmp_path):
     """Deleting an input through its REST handler deletes the stanza (splunktaucclib, over
