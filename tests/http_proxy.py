@@ -1,8 +1,11 @@
 """A small forwarding HTTP proxy on 127.0.0.1 for tests: counts what passes through it and can
-require Basic proxy authentication (answering 407 otherwise)."""
+require Basic proxy authentication (answering 407 otherwise).  HTTPS goes through it as
+CONNECT tunnels (recorded as ``("CONNECT", "host:port")``)."""
 import base64
 import http.client
 import http.server
+import select
+import socket
 import socketserver
 import threading
 import urllib.parse
@@ -55,6 +58,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         conn.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
+
+    def do_CONNECT(self):
+        proxy = self.server.owner
+        if not self._authorised():
+            return
+        host, _, port = self.path.rpartition(":")
+        upstream = socket.create_connection((host, int(port)), timeout=30)
+        proxy.forwarded.append(("CONNECT", self.path))
+        proxy.request_headers.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        ends = [self.connection, upstream]
+        try:
+            while True:
+                readable, _, _ = select.select(ends, [], [], 30)
+                if not readable:
+                    break
+                for end in readable:
+                    data = end.recv(65536)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+        finally:
+            upstream.close()
+            self.close_connection = True
 
 
 class _Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
