@@ -38,14 +38,14 @@ def feed_server():
     served.close()
 
 
-def definition(splunkd, name, params):
+def definition(double, name, params):
     rows = "".join('<param name="%s">%s</param>' % (k, xml.sax.saxutils.escape(v))
                    for k, v in params.items())
     return (
         "<input><server_host>sh1</server_host><server_uri>%s</server_uri>"
         "<session_key>%s</session_key><checkpoint_dir>/tmp</checkpoint_dir>"
         '<configuration><stanza name="trailwatch_ip_feed://%s">%s</stanza></configuration>'
-        "</input>" % (splunkd.uri, splunkd.session_key, name, rows)
+        "</input>" % (double.uri, double.session_key, name, rows)
     ).encode()
 
 
@@ -59,7 +59,8 @@ def run_feed(python, splunk_home, app, stdin):
                           capture_output=True, cwd=str(app / "bin"), env=env, timeout=120)
 
 
-def test_feed_is_downloaded_into_a_lookup(app_copy, feed_server, splunk_python, splunkd):
+def test_feed_is_downloaded_into_a_lookup(app_copy, feed_server, splunk_python,
+                                          splunkd):  # noqa: F811
     splunk_home, app = app_copy
     base, feeds = feed_server
     feeds["/exits.txt"] = b"# tor exits\n198.51.100.7\n2001:db8::/32\nnot-an-address\n"
@@ -77,7 +78,7 @@ def test_feed_is_downloaded_into_a_lookup(app_copy, feed_server, splunk_python, 
 
 
 def test_failed_download_keeps_the_previous_list(app_copy, feed_server, splunk_python,
-                                                splunkd):
+                                                splunkd):  # noqa: F811
     splunk_home, app = app_copy
     base, feeds = feed_server
     previous = app / "lookups" / "trailwatch_ip_feed_blocklist.csv"
@@ -93,7 +94,7 @@ def test_failed_download_keeps_the_previous_list(app_copy, feed_server, splunk_p
 
 
 def test_the_input_goes_through_the_configured_proxy_and_refuses_the_whole_internet(
-        app_copy, feed_server, splunkd):
+        app_copy, feed_server, splunkd):  # noqa: F811
     """The proxy under Configuration > Proxy carries the download (CONNECT), and a feed
     listing 0.0.0.0/0 and ::/0 does not make every address risky."""
     import sys
@@ -124,7 +125,7 @@ def test_the_input_goes_through_the_configured_proxy_and_refuses_the_whole_inter
     assert "Feed-Proxy-Pass-1" not in log
 
 
-def test_an_http_feed_url_is_refused_on_save(app_copy, splunkd):
+def test_an_http_feed_url_is_refused_on_save(app_copy, splunkd):  # noqa: F811
     """--validate-arguments (what splunkd runs when the form is saved) refuses http://."""
     import sys
 

@@ -445,7 +445,8 @@ def test_every_read_names_the_expected_bucket_owner(
     finally:
         proxy.close()
     owners = [headers.get("x-amz-expected-bucket-owner")
-              for (method, _url), headers in zip(proxy.forwarded, proxy.request_headers)
+              for (method, _url), headers in zip(proxy.forwarded, proxy.request_headers,
+                                                 strict=True)
               if method == "GET"]
     assert owners == [ACCOUNT_ID, "210987654321"]
 
