@@ -60,6 +60,7 @@ else:
     CODE = "package/bin (not built; splunklib from the environment)"
 
 from trailwatch.ingest import cloudtrail_records as cr  # noqa: E402
+from trailwatch.ingest import cloudtrail_sqs, sqs_messages  # noqa: E402
 from trailwatch.ingest import lookup_window as lw  # noqa: E402
 from trailwatch.ingest import xml_stream as xs  # noqa: E402
 
@@ -168,8 +169,10 @@ def corpus(target_mb, generated=False):
     files = []
     for copy in range(copies):
         for name, data in base:
-            files.append(("s3://bench-trail/AWSLogs/210987654321/CloudTrail/eu-west-1/%d/%s.gz"
-                          % (copy, name), gzip.compress(data, 6), len(data)))
+            # Filed under its records' account, as CloudTrail files them (the input checks).
+            account = json.loads(data)["Records"][0]["recipientAccountId"]
+            files.append(("s3://bench-trail/AWSLogs/%s/CloudTrail/eu-west-1/2023/07/%02d/%s.gz"
+                          % (account, copy % 28 + 1, name), gzip.compress(data, 6), len(data)))
     return files, label
 
 
@@ -200,10 +203,17 @@ def raw_limit(files):
 
 
 def sqs_s3_path(files):
+    """As the SQS input writes a downloaded object: decompression capped at the input's
+    default, records checked against the account the key is filed under."""
     writer = xs.EventStreamWriter(NullBinary())
+    max_size = cloudtrail_sqs.DEFAULT_MAX_LOG_MB * cloudtrail_sqs.MB
     count = 0
     for source, data, _size in files:
-        count += writer.write_cloudtrail_log(data, source=source, index="main").written
+        account = sqs_messages.key_account(source)
+        if account is None:
+            raise SystemExit("bench: %s is not a CloudTrail log key" % source)
+        count += writer.write_cloudtrail_log(
+            data, source=source, index="main", max_size=max_size, account=account).written
         writer.flush()  # the input flushes before it deletes the SQS message
     writer.close()
     return count
