@@ -23,7 +23,8 @@ from addon import APP_BIN, ROOT
 INPUTS = {
     "aws_cloudtrail_api": {"account", "regions", "backfill_days", "lookup_attribute"},
     "aws_cloudtrail_sqs": {"account", "queue_url", "sqs_region", "batch_size",
-                           "visibility_timeout"},
+                           "visibility_timeout", "allowed_buckets", "expected_bucket_owner",
+                           "max_object_mb", "max_log_mb"},
     "aws_s3_posture": {"account"},
     "aws_iam_inventory": {"account"},
 }
@@ -33,7 +34,10 @@ VALID = {
                            "backfill_days": "7", "lookup_attribute": "ReadOnly=false",
                            "interval": "300", "index": "main"},
     "aws_cloudtrail_sqs": {"account": "prod", "queue_url": QUEUE, "sqs_region": "us-east-1",
-                           "batch_size": "10", "visibility_timeout": "300", "index": "main"},
+                           "batch_size": "10", "visibility_timeout": "300", "index": "main",
+                           "allowed_buckets": "trail-logs, org.trail-logs",
+                           "expected_bucket_owner": "210987654321", "max_object_mb": "64",
+                           "max_log_mb": "256"},
     "aws_s3_posture": {"account": "prod", "interval": "3600", "index": "main"},
     "aws_iam_inventory": {"account": "prod", "interval": "3600", "index": "main"},
 }
@@ -85,6 +89,15 @@ REFUSED = [
      "Visibility timeout must be a whole number from 5 to 43200, not 1."),
     ("aws_cloudtrail_sqs", {"sqs_region": "cn-north-1"},
      "Queue region cn-north-1 is not in partition aws of AWS account 'prod'."),
+    ("aws_cloudtrail_sqs", {"allowed_buckets": "trail-logs, s3://Trail"},
+     "Allowed buckets: 's3://Trail' is not an S3 bucket name (3 to 63 lower-case letters, "
+     "digits, '.' and '-')."),
+    ("aws_cloudtrail_sqs", {"expected_bucket_owner": "prod"},
+     "Expected bucket owner must be a 12-digit AWS account ID, not 'prod'."),
+    ("aws_cloudtrail_sqs", {"max_object_mb": "0"},
+     "Largest log object (MB) must be a whole number from 1 to 1024, not 0."),
+    ("aws_cloudtrail_sqs", {"max_log_mb": "5000"},
+     "Largest decompressed log (MB) must be a whole number from 1 to 4096, not 5000."),
     ("aws_s3_posture", {"account": ""}, "AWS account is required."),
     ("aws_iam_inventory", {"account": "gone"},
      "AWS account 'gone' is not configured: add it under Configuration > Accounts."),
