@@ -104,3 +104,14 @@ class ForwardProxy(object):
     def close(self):
         self._server.shutdown()
         self._server.server_close()
+
+
+def save_proxy_settings(splunkd, host, port, username=None, password=None):
+    """Configuration > Proxy as UCC saves it in the splunkd double (password encrypted)."""
+    fields = {"proxy_enabled": "1", "proxy_type": "http", "proxy_url": host,
+              "proxy_port": str(port)}
+    if username:
+        fields["proxy_username"] = username
+    if password:
+        fields["proxy_password"] = password
+    splunkd.add_ucc_stanza("ta_trailwatch_settings", "proxy", fields)

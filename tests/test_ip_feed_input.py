@@ -99,17 +99,14 @@ def test_the_input_goes_through_the_configured_proxy_and_refuses_the_whole_inter
     listing 0.0.0.0/0 and ::/0 does not make every address risky."""
     import sys
 
-    from http_proxy import ForwardProxy
+    from http_proxy import ForwardProxy, save_proxy_settings
 
     splunk_home, app = app_copy
     base, feeds = feed_server
     feeds["/risky.txt"] = b"0.0.0.0/0\n::/0\n198.51.100.0/24\n"
     proxy = ForwardProxy(credentials=("feed-user", "Feed-Proxy-Pass-1"))
     try:
-        splunkd.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
-            "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "127.0.0.1",
-            "proxy_port": str(proxy.port), "proxy_username": "feed-user",
-            "proxy_password": "Feed-Proxy-Pass-1"})
+        save_proxy_settings(splunkd, "127.0.0.1", proxy.port, "feed-user", "Feed-Proxy-Pass-1")
         result = run_feed(sys.executable, splunk_home, app, definition(splunkd, "risky", {
             "url": base + "/risky.txt", "format": "cidrs", "category": "risky",
             "interval": "3600"}))

@@ -297,14 +297,11 @@ def test_sigterm_finishes_the_file_at_hand_and_loses_nothing(
 
 def test_every_aws_call_goes_through_the_configured_proxy(
         installed, tmp_path, splunk_home, moto, trail):
-    from http_proxy import ForwardProxy
+    from http_proxy import ForwardProxy, save_proxy_settings
 
     proxy = ForwardProxy(credentials=("tw-proxy", "Proxy-Pass-0001"))
     try:
-        installed.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
-            "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "127.0.0.1",
-            "proxy_port": str(proxy.port), "proxy_username": "tw-proxy",
-            "proxy_password": "Proxy-Pass-0001"})
+        save_proxy_settings(installed, "127.0.0.1", proxy.port, "tw-proxy", "Proxy-Pass-0001")
         trail.put_log(25, wrap="sns")
         events = run(installed, tmp_path, splunk_home, moto, trail)
     finally:
@@ -431,13 +428,11 @@ def test_every_read_names_the_expected_bucket_owner(
     """S3 refuses (403) a request whose ExpectedBucketOwner is not the bucket's owner (moto
     does not model that check, so this shows the header is sent: by default the queue's
     account, else the setting)."""
-    from http_proxy import ForwardProxy
+    from http_proxy import ForwardProxy, save_proxy_settings
 
     proxy = ForwardProxy()
     try:
-        installed.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
-            "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "127.0.0.1",
-            "proxy_port": str(proxy.port)})
+        save_proxy_settings(installed, "127.0.0.1", proxy.port)
         trail.put_log(2)
         run(installed, tmp_path, splunk_home, moto, trail)
         trail.put_log(2)
@@ -495,9 +490,9 @@ def test_a_proxy_host_urls_cannot_hold_stops_the_input_without_leaking_the_passw
         installed, tmp_path, splunk_home, moto, trail):
     """The attack as the input meets it: the proxy stanza holds a host that passes the form
     but not URL parsing, and a password with characters that URLs percent-encode."""
-    installed.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
-        "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "::1]", "proxy_port": "3128",
-        "proxy_username": "tw-proxy", "proxy_password": "p@ss/w0rd:secret"})
+    from http_proxy import save_proxy_settings
+
+    save_proxy_settings(installed, "::1]", 3128, "tw-proxy", "p@ss/w0rd:secret")
     trail.put_log(2)
     assert run(installed, tmp_path, splunk_home, moto, trail) == []
     log = read_log(splunk_home, INPUT, "sqs")
