@@ -95,7 +95,7 @@ class Settings(object):
 
     def refusal(self, obj):
         """Why a notified object must not be read at all (a forged or misdirected
-        notification, or too large), or None."""
+        notification), or None."""
         if self.allowed_buckets and obj.bucket not in self.allowed_buckets:
             return ("bucket %s is not one of the input's allowed buckets (%s)"
                     % (obj.bucket, ", ".join(self.allowed_buckets)))
@@ -198,7 +198,6 @@ class QueueReader(object):
         self.deleted = 0
         self.left = 0
         self.failed_files = 0
-        self.refused_files = 0
         self.receive_error = None
 
     # ------------------------------------------------------------------ queue
@@ -335,9 +334,14 @@ class QueueReader(object):
             return self.refuse_for_good(message, obj, mark, str(exc), "Largest log object (MB)")
         except Exception as exc:  # noqa: BLE001 - said in words; the message stays queued
             self.failed_files += 1
-            ctx.logger.error("%s Message %s stays in the queue for retry or its dead-letter "
+            owner = ""
+            if aws_errors.classify(exc) == aws_errors.PERMISSION:
+                # S3 answers 403 AccessDenied to a read naming another ExpectedBucketOwner.
+                owner = (" S3 also refuses the read when the bucket is not owned by account %s "
+                         "(the input's Expected bucket owner)." % self.settings.bucket_owner)
+            ctx.logger.error("%s%s Message %s stays in the queue for retry or its dead-letter "
                              "queue.", aws_errors.describe(exc, ctx.account_name, "s3:GetObject",
-                                                           "on " + where),
+                                                           "on " + where), owner,
                              message.get("MessageId"))
             return False
         try:
@@ -378,7 +382,6 @@ class QueueReader(object):
         other files are written, instead of being read again every visibility timeout."""
         ctx = self.ctx
         self.failed_files += 1
-        self.refused_files += 1
         ctx.logger.error(
             "Refused log file s3://%s/%s (message %s): %s. Nothing of it was written and it "
             "will not be read again: the message is deleted. If the file is genuine, raise "
