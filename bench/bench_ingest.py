@@ -60,6 +60,7 @@ else:
     CODE = "package/bin (not built; splunklib from the environment)"
 
 from trailwatch.ingest import cloudtrail_records as cr  # noqa: E402
+from trailwatch.ingest import cloudtrail_sqs, sqs_messages  # noqa: E402
 from trailwatch.ingest import lookup_window as lw  # noqa: E402
 from trailwatch.ingest import xml_stream as xs  # noqa: E402
 
@@ -168,8 +169,10 @@ def corpus(target_mb, generated=False):
     files = []
     for copy in range(copies):
         for name, data in base:
-            files.append(("s3://bench-trail/AWSLogs/210987654321/CloudTrail/eu-west-1/%d/%s.gz"
-                          % (copy, name), gzip.compress(data, 6), len(data)))
+            # Filed under its records' account, as CloudTrail files them (the input checks).
+            account = json.loads(data)["Records"][0]["recipientAccountId"]
+            files.append(("s3://bench-trail/AWSLogs/%s/CloudTrail/eu-west-1/2023/07/%02d/%s.gz"
+                          % (account, copy % 28 + 1, name), gzip.compress(data, 6), len(data)))
     return files, label
 
 
@@ -200,10 +203,17 @@ def raw_limit(files):
 
 
 def sqs_s3_path(files):
+    """As the SQS input writes a downloaded object: decompression capped at the input's
+    default, records checked against the account the key is filed under."""
     writer = xs.EventStreamWriter(NullBinary())
+    max_size = cloudtrail_sqs.DEFAULT_MAX_LOG_MB * cloudtrail_sqs.MB
     count = 0
     for source, data, _size in files:
-        count += writer.write_cloudtrail_log(data, source=source, index="main").written
+        account = sqs_messages.key_account(source)
+        if account is None:
+            raise SystemExit("bench: %s is not a CloudTrail log key" % source)
+        count += writer.write_cloudtrail_log(
+            data, source=source, index="main", max_size=max_size, account=account).written
         writer.flush()  # the input flushes before it deletes the SQS message
     writer.close()
     return count
@@ -280,6 +290,31 @@ def peak_memory(target_bytes, base_files):
     peak = tracemalloc.get_traced_memory()[1] - baseline
     tracemalloc.stop()
     return size, len(data), count, peak
+
+
+# ----------------------------------------------------------------------------- crafted record
+
+
+def crafted_scan_times(key_counts=(16, 32, 64), repeat=20):
+    """Seconds to refuse a crafted log whose one unclosed record repeats the
+    ``"eventTime":""`` key N times (the fast path's worst case: a failing match), through
+    the input's path.  Linear scanning shows as time roughly proportional to N."""
+    times = {}
+    for keys in key_counts:
+        data = b'{"Records":[{},{' + b'"eventTime":"",' * keys + b'"a"]}'
+        best = float("inf")
+        for _ in range(repeat):
+            writer = xs.EventStreamWriter(NullBinary())
+            start = time.perf_counter()
+            try:
+                writer.write_cloudtrail_log(data, source="s3://bench/crafted.json.gz")
+            except cr.CloudTrailFormatError:
+                pass
+            else:
+                raise SystemExit("bench: the crafted log was not refused")
+            best = min(best, time.perf_counter() - start)
+        times[keys] = best
+    return times
 
 
 # ----------------------------------------------------------------------------- API pacing
@@ -380,6 +415,15 @@ def main():
              peak / MB, "MB (tracemalloc peak)", file_mb=round(size / MB, 1),
              gzip_mb=round(gz_size / MB, 1), events=count, ratio=round(peak / size, 2),
              **common)
+
+    crafted = crafted_scan_times()
+    emit("crafted_record_scan_us", crafted[64] * 1e6, "us (64 duplicate keys)",
+         **{"keys_%d_us" % keys: round(seconds * 1e6, 1) for keys, seconds in crafted.items()},
+         ratio_64_to_16=round(crafted[64] / crafted[16], 2),
+         note="one unclosed record repeating \"eventTime\":\"\" N times; linear: "
+              "at most 4x from 16 to 64 keys (fixed costs make it less); exponential was 4x "
+              "per two more keys",
+         **common)
 
     rate_api, throttled = simulated_api()
     emit("cloudtrail_api_events_per_s_simulated", rate_api, "events/s per account-region",

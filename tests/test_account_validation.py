@@ -202,3 +202,41 @@ def test_validation_runs_on_splunk_pythons(splunk_python, moto_iam, aws_endpoint
     assert out["arn"] == "arn:aws:iam::%s:user/%s" % (ACCOUNT_ID, user)
     assert out["py"][:2] == [int(x) for x in splunk_python.rsplit("python", 1)[-1].split(".")]
     assert secret not in result.stderr.decode()
+
+
+PROXY_PASSWORD = "p@ss/w0rd:secret"
+PROXY_PASSWORD_IN_URL = "p%40ss%2Fw0rd%3Asecret"
+
+
+@pytest.mark.parametrize("host", ["::1]", "[::1", "a..b", "999.1.1.1", "1:2"])
+def test_a_proxy_host_urls_cannot_hold_is_refused_without_the_password(host, debug_logs):
+    """The attack: a proxy host that passed the form but not URL parsing made the HTTP
+    library's error quote the proxy URL, password percent-encoded, into the Accounts form's
+    message (and logs, audit events).  Now the host is refused by name, before any URL is
+    built, and neither form of the password appears anywhere."""
+    fields = {"proxy_enabled": "1", "proxy_url": host, "proxy_port": "3128",
+              "proxy_username": "svc", "proxy_password": PROXY_PASSWORD}
+    stored = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "s" * 40,
+              "partition": "aws", "region": "us-east-1"}
+    with pytest.raises(AccountRejected) as err:
+        validate_payload("prod", {"aws_secret_access_key": "******"}, stored, fields)
+    assert "Proxy host %r is not a host name" % host in str(err.value)
+    assert_no_secret(PROXY_PASSWORD, str(err.value), debug_logs.text)
+    assert_no_secret(PROXY_PASSWORD_IN_URL, str(err.value), debug_logs.text)
+
+
+@pytest.mark.parametrize("host, url_host", [("proxy.example.com", "proxy.example.com"),
+                                            ("10.0.0.8", "10.0.0.8"), ("::1", "[::1]"),
+                                            ("[fd00::8]", "[fd00::8]")])
+def test_proxy_hosts_urls_hold_are_kept(host, url_host):
+    proxy = ProxyConfig(host, 3128, "http", "svc", PROXY_PASSWORD)
+    assert proxy.display() == "http://svc@%s:3128" % url_host
+
+
+def test_the_percent_encoded_proxy_password_is_redacted_too():
+    from trailwatch import redact
+
+    ProxyConfig("proxy.example.com", 3128, "http", "svc", PROXY_PASSWORD)
+    text = redact.scrub("Failed to parse: http://svc:%s@proxy:3128 (%s)"
+                        % (PROXY_PASSWORD_IN_URL, PROXY_PASSWORD))
+    assert text == "Failed to parse: http://svc:%s@proxy:3128 (%s)" % (redact.MASK, redact.MASK)

@@ -1,7 +1,5 @@
-"""IP feeds refreshed into range lookups, downloaded from a loopback HTTP server."""
-import http.server
+"""IP feeds refreshed into range lookups, downloaded from a loopback HTTPS server."""
 import os
-import threading
 
 import pytest
 
@@ -15,31 +13,27 @@ FEEDS = {
 }
 
 
-@pytest.fixture(scope="module")
-def server():
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = FEEDS.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.end_headers()
-            self.wfile.write(body or b"not found")
+@pytest.fixture
+def feed_server(monkeypatch):
+    from feed_server import FeedServer
 
-        def log_message(self, *args):
-            pass
+    served = FeedServer()
+    served.feeds.update(FEEDS)
+    monkeypatch.setenv("SSL_CERT_FILE", served.cert_file)  # trust its certificate
+    yield served
+    served.close()
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield "http://127.0.0.1:%d" % httpd.server_address[1]
-    httpd.shutdown()
-    httpd.server_close()
+
+@pytest.fixture
+def server(feed_server):
+    return feed_server.url
 
 
 def test_plain_ip_feed_becomes_a_lookup_the_classifier_reads(tmp_path, server):
     summary = ipfeed.refresh_feed(str(tmp_path), "tor", server + "/tor.txt", "ips", "anonymous",
                                   provider="Tor Project")
     assert summary == {"feed": "tor", "lookup": "trailwatch_ip_feed_tor.csv", "ranges": 3,
-                       "skipped": 1, "category": "anonymous"}
+                       "skipped": 1, "category": "anonymous", "too_broad": []}
     classifier, files = ipranges.load_classifier(str(tmp_path))
     assert [os.path.basename(f) for f in files] == ["trailwatch_ip_feed_tor.csv"]
     assert classifier.classify("203.0.113.6") == ("anonymous", "tor", "Tor Project")
@@ -75,7 +69,83 @@ def test_bad_settings_are_refused_with_the_reason(tmp_path, server):
         ipfeed.refresh_feed(str(tmp_path), "x", server + "/tor.txt", "ips", "evil")
     with pytest.raises(ipfeed.FeedError, match="feed name '../x'"):
         ipfeed.refresh_feed(str(tmp_path), "../x", server + "/tor.txt", "ips", "risky")
-    with pytest.raises(ipfeed.FeedError, match="must start with https:// or http://"):
+    with pytest.raises(ipfeed.FeedError, match="must be an https:// URL"):
         ipfeed.refresh_feed(str(tmp_path), "x", "file:///etc/passwd", "ips", "risky")
     with pytest.raises(ipfeed.FeedError, match="CSV feed has no column 'ip'"):
         ipfeed.refresh_feed(str(tmp_path), "x", server + "/intel.csv", "csv", "risky", column="ip")
+
+
+# ---------------------------------------------------------------------------- attacks
+
+
+def test_the_whole_internet_is_not_taken_from_a_feed(tmp_path, server, feed_server):
+    """The attack: a feed (compromised, or a typo) lists 0.0.0.0/0 or ::/0, and every
+    sign-in would become "risky".  Ranges broader than /8 and /16 are not used."""
+    feed_server.feeds["/all.txt"] = (b"0.0.0.0/0\n::/0\n0.0.0.0-255.255.255.255\n"
+                                     b"10.0.0.0/7\n2000::/3\n10.0.0.0/8\n2001:db8::/16\n"
+                                     b"203.0.113.9\n")
+    summary = ipfeed.refresh_feed(str(tmp_path), "all", server + "/all.txt", "cidrs", "risky")
+    assert summary["too_broad"] == ["0.0.0.0/0", "::/0", "0.0.0.0-255.255.255.255",
+                                    "10.0.0.0/7", "2000::/3"]
+    assert summary["ranges"] == 3
+    classifier, _files = ipranges.load_classifier(str(tmp_path))
+    assert classifier.classify("198.51.100.1") is None
+    assert classifier.classify("2600::1") is None
+    assert classifier.classify("10.1.2.3")[0] == "risky"
+    assert classifier.classify("203.0.113.9")[0] == "risky"
+    feed_server.feeds["/only-all.txt"] = b"0.0.0.0/0\n::/0\n"
+    with pytest.raises(ipfeed.FeedError, match="gave no ranges"):
+        ipfeed.refresh_feed(str(tmp_path), "all", server + "/only-all.txt", "cidrs", "risky")
+
+
+def test_plain_http_is_refused_before_any_request(tmp_path, feed_server):
+    with pytest.raises(ipfeed.FeedError, match="must be an https:// URL"):
+        ipfeed.refresh_feed(str(tmp_path), "x", "http://127.0.0.1:%d/tor.txt" % feed_server.port,
+                            "ips", "risky")
+    assert feed_server.requests == []
+
+
+def test_an_untrusted_certificate_is_refused(tmp_path, feed_server, monkeypatch):
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))  # trust nothing
+    with pytest.raises(ipfeed.FeedError, match="CERTIFICATE_VERIFY_FAILED"):
+        ipfeed.refresh_feed(str(tmp_path), "x", feed_server.url + "/tor.txt", "ips", "risky")
+    assert not (tmp_path / "trailwatch_ip_feed_x.csv").exists()
+
+
+@pytest.mark.parametrize("target", ["https://localhost:{port}/tor.txt",
+                                    "http://127.0.0.1:{port}/tor.txt",
+                                    "https://127.0.0.1:1/tor.txt"])
+def test_a_redirect_to_another_origin_is_not_followed(tmp_path, server, feed_server, target):
+    """The attack: the feed's host answers with a redirect elsewhere (another host, plain
+    http, another port).  Not followed: the run fails saying where it pointed, and the
+    previous list stays."""
+    ipfeed.refresh_feed(str(tmp_path), "tor", server + "/tor.txt", "ips", "anonymous")
+    before = (tmp_path / "trailwatch_ip_feed_tor.csv").read_text()
+    feed_server.redirects["/moved.txt"] = target.format(port=feed_server.port)
+    with pytest.raises(ipfeed.FeedError, match="another origin than the feed's; not followed"):
+        ipfeed.refresh_feed(str(tmp_path), "tor", server + "/moved.txt", "ips", "anonymous")
+    assert feed_server.requests == ["/tor.txt", "/moved.txt"]
+    assert (tmp_path / "trailwatch_ip_feed_tor.csv").read_text() == before
+
+
+def test_a_redirect_on_the_same_origin_is_followed(tmp_path, server, feed_server):
+    feed_server.redirects["/latest.txt"] = "/tor.txt"
+    summary = ipfeed.refresh_feed(str(tmp_path), "tor", server + "/latest.txt", "ips", "anonymous")
+    assert summary["ranges"] == 3
+
+
+def test_the_configured_proxy_is_used(tmp_path, server, feed_server):
+    from http_proxy import ForwardProxy
+
+    from trailwatch.aws.session import ProxyConfig
+
+    proxy = ForwardProxy(credentials=("feed-user", "Feed-Proxy-Pass-1"))
+    try:
+        configured = ProxyConfig("127.0.0.1", proxy.port, "http", "feed-user", "Feed-Proxy-Pass-1")
+        ipfeed.refresh_feed(str(tmp_path), "tor", server + "/tor.txt", "ips", "anonymous",
+                            proxy=configured)
+    finally:
+        proxy.close()
+    assert proxy.forwarded == [("CONNECT", "127.0.0.1:%d" % feed_server.port)]
+    assert proxy.auth_headers == ["Basic ZmVlZC11c2VyOkZlZWQtUHJveHktUGFzcy0x"]

@@ -278,6 +278,34 @@ def test_too_large():
     assert len(cr.parse_log(data, max_size=None).records) == 1
 
 
+@pytest.mark.parametrize("members", [1, 3])
+def test_a_decompression_bomb_is_stopped_at_the_cap_not_after(members):
+    """200 KB of gzip that expands to 200 MB, with a 1 MB cap: refused having allocated
+    about the cap (each inflate step is bounded by what is left of it), not the whole
+    expansion of a compressed step (up to 1000 times 256 KB)."""
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * (200 << 20), 9) * members
+    tracemalloc.start()
+    try:
+        with pytest.raises(cr.LogTooLarge):
+            cr.decompress(bomb, max_size=1 << 20)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20, peak
+
+
+def test_decompress_exactly_at_the_cap_and_across_members():
+    text = S.log_text([S.CONSOLE_LOGIN]).encode()
+    data = gzip.compress(text[:40]) + gzip.compress(text[40:]) + b"\0" * 8
+    assert cr.decompress(data, max_size=len(text)) == text
+    with pytest.raises(cr.LogTooLarge):
+        cr.decompress(data, max_size=len(text) - 1)
+    with pytest.raises(cr.LogTooLarge):
+        cr.decompress(text, max_size=len(text) - 1)  # plain JSON is capped too
+
+
 def test_decompress_passes_plain_data_through():
     assert cr.decompress(b'{"Records":[]}') == b'{"Records":[]}'
     raw = zlib.compress(b"x")  # zlib, not gzip: not ours to guess, returned as is
@@ -361,3 +389,76 @@ def test_format_time():
     assert cr.format_time(5) == "0.005"
     assert cr.format_time(-100) == "-0.100"
     assert cr.format_time(-1500) == "-1.500"
+
+
+# --------------------------------------------------------------------- crafted records
+
+# A record whose eventTime/eventID key is repeated and which never closes: the fast pattern
+# must fail on it.  Before the scanner matched each piece of a record one way only, every
+# duplicate key doubled the ways a failing match tried (34 s at 22 keys, 4x per two more).
+_CRAFTED = {
+    "time": b'"eventTime":"",',
+    "id": b'"eventID":"",',
+    "spaced": b'"eventTime" : "" ,',
+}
+
+
+def crafted_log(keys, kind="time"):
+    return b'{"Records":[{},{' + _CRAFTED[kind] * keys + b'"a"]}'
+
+
+_SCAN_ALL_WAYS = r"""
+import sys
+from trailwatch.ingest import cloudtrail_records as cr, xml_stream as xs
+data = sys.stdin.buffer.read()
+for scan in (cr.parse_records, cr.split_records, cr.record_event_id,
+             lambda d: xs.EventStreamWriter(open("/dev/null", "wb")).write_cloudtrail_log(d, "s")):
+    try:
+        scan(data)
+        print("ok")
+    except cr.CloudTrailFormatError as exc:
+        print(exc.reason)
+"""
+
+
+def _scan_crafted(python, kind):
+    import os
+    import subprocess
+
+    bin_dir = os.path.dirname(os.path.dirname(os.path.dirname(cr.__file__)))
+    data = crafted_log(64, kind)
+    try:
+        done = subprocess.run([python, "-c", _SCAN_ALL_WAYS], input=data,
+                              capture_output=True, timeout=60,
+                              env=dict(os.environ, PYTHONPATH=bin_dir))
+    except subprocess.TimeoutExpired:
+        pytest.fail("scanning a %d-byte crafted log did not end" % len(data))
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().split() == ["truncated", "truncated", "ok", "truncated"]
+
+
+@pytest.mark.parametrize("kind", sorted(_CRAFTED))
+def test_a_crafted_record_with_64_duplicate_keys_is_refused_not_hung_on(kind):
+    """The attack: 64 repeated keys in an unclosed record.  The scan ends (in a child
+    process, so a regression fails here instead of hanging the suite; the 60 s guard is
+    not a speed measurement: bench/bench_ingest.py prints the times) with the precise
+    error, through every entry point that scans records."""
+    import sys
+
+    _scan_crafted(sys.executable, kind)
+
+
+@pytest.mark.parametrize("kind", sorted(_CRAFTED))
+def test_a_crafted_record_is_refused_on_splunk_pythons(splunk_python, kind):
+    """The same on 3.9 (whose ``re`` has no possessive repeats) and 3.13."""
+    _scan_crafted(splunk_python, kind)
+
+
+def test_duplicate_keys_in_a_closed_record_still_parse():
+    data = b'{"Records":[{"eventTime":"2024-05-01T00:00:00Z","eventID":"a",' + \
+        b'"eventTime":"2024-05-01T00:00:01Z","eventID":"b","eventTime" : "2024-05-01T00:00:02Z"}]}'
+    log = cr.parse_records(data)
+    assert [r.raw for r in log.records] == [data[12:-2]]
+    # The last duplicate wins, as in json.loads.
+    assert log.records[0].event_id == "b"
+    assert log.records[0].time_ms == cr.parse_event_time("2024-05-01T00:00:02Z")

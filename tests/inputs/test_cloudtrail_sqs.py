@@ -9,6 +9,7 @@ import uuid
 import boto3
 import pytest
 from inputs_helpers import (
+    ACCOUNT_ID,
     COLLECTION,
     cloudtrail_notification,
     crash_loop,
@@ -61,13 +62,13 @@ class Trail(object):
             self.notify(key, wrap)
         return key
 
-    def put_object(self, key, body, notify=True):
-        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    def put_object(self, key, body, notify=True, bucket=BUCKET):
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
         if notify:
-            self.notify(key)
+            self.notify(key, bucket=bucket)
 
-    def notify(self, key, wrap=None):
-        body = s3_notification(BUCKET, key)
+    def notify(self, key, wrap=None, bucket=BUCKET, size=1000):
+        body = s3_notification(bucket, key, size)
         if wrap == "sns":
             body = sns_wrapped(body)
         elif wrap == "cloudtrail":
@@ -167,8 +168,8 @@ def test_a_corrupt_log_is_reported_with_bucket_and_key_and_left_for_redrive(
 def test_records_without_event_time_are_logged_and_the_rest_written(
         installed, tmp_path, splunk_home, moto, trail):
     ok = make_record("has-time", time.time() - 60)
-    no_time = '{"eventID":"no-time","eventName":"GetObject"}'
-    bad_time = '{"eventID":"bad-time","eventTime":"yesterday"}'
+    no_time = '{"eventID":"no-time","eventName":"GetObject","recipientAccountId":"%s"}' % ACCOUNT_ID
+    bad_time = '{"eventID":"bad-time","eventTime":"yesterday","recipientAccountId":"%s"}' % ACCOUNT_ID
     huge = make_record("huge", time.time() - 30, extra={"blob": "y" * 3000000})
     key = log_key("us-east-1", time.time(), 7)
     trail.put_object(key, log_file([ok, no_time, bad_time, huge]))
@@ -296,14 +297,11 @@ def test_sigterm_finishes_the_file_at_hand_and_loses_nothing(
 
 def test_every_aws_call_goes_through_the_configured_proxy(
         installed, tmp_path, splunk_home, moto, trail):
-    from http_proxy import ForwardProxy
+    from http_proxy import ForwardProxy, save_proxy_settings
 
     proxy = ForwardProxy(credentials=("tw-proxy", "Proxy-Pass-0001"))
     try:
-        installed.add_ucc_stanza("ta_trailwatch_settings", "proxy", {
-            "proxy_enabled": "1", "proxy_type": "http", "proxy_url": "127.0.0.1",
-            "proxy_port": str(proxy.port), "proxy_username": "tw-proxy",
-            "proxy_password": "Proxy-Pass-0001"})
+        save_proxy_settings(installed, "127.0.0.1", proxy.port, "tw-proxy", "Proxy-Pass-0001")
         trail.put_log(25, wrap="sns")
         events = run(installed, tmp_path, splunk_home, moto, trail)
     finally:
@@ -383,3 +381,121 @@ def test_killed_at_random_points_it_delivers_everything(
                                   kill_after=(1.0, 2.8), max_runs=30, done=done)
     assert not lost, "lost %d records" % len(lost)
     assert duplicates <= 5 * 900  # per kill, one file written but not yet marked, at most
+
+
+# ---------------------------------------------------------------------------- attacks
+
+
+def test_a_forged_notification_naming_another_bucket_is_refused_unread(
+        installed, tmp_path, splunk_home, moto, trail):
+    """Anyone who may send to the queue names a bucket of theirs holding a CloudTrail-shaped
+    log: with the trail bucket as the only allowed bucket, nothing of it is read or
+    written, and the message is left for the dead-letter queue."""
+    trail.s3.create_bucket(Bucket="attacker-bucket")
+    forged = log_key("us-east-1", time.time(), 1)
+    trail.put_object(forged, log_file([make_record("forged", time.time() - 60)]),
+                     bucket="attacker-bucket")
+    trail.put_log(3)
+    events = run(installed, tmp_path, splunk_home, moto, trail, visibility_timeout="5",
+                 allowed_buckets=BUCKET)
+    assert sorted(event_ids(events)) == sorted(trail.records)  # the genuine log, not "forged"
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert ("Refused s3://attacker-bucket/%s" % forged) in log
+    assert "is not one of the input's allowed buckets (%s)" % BUCKET in log
+    assert trail.queue_counts() == (0, 1)  # for the dead-letter queue
+
+
+def test_a_log_whose_records_claim_another_account_is_refused_whole(
+        installed, tmp_path, splunk_home, moto, trail):
+    """A writer of the trail bucket files records of account 210987654321 under
+    AWSLogs/123456789012/: the whole log is refused, nothing of it written."""
+    own = make_record("own", time.time() - 60)
+    other = make_record("other", time.time() - 50, extra={"recipientAccountId": "210987654321"})
+    forged = log_key("us-east-1", time.time(), 2)
+    trail.put_object(forged, log_file([own, other]))
+    trail.put_log(2)
+    events = run(installed, tmp_path, splunk_home, moto, trail, visibility_timeout="5")
+    assert sorted(event_ids(events)) == sorted(trail.records)  # neither "own" nor "other"
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert ("record 1 has recipientAccountId 210987654321 but the log is filed under account "
+            "%s (wrong-account)" % ACCOUNT_ID) in log
+    assert "key %s" % forged in log
+    assert trail.queue_counts() == (0, 1)
+
+
+def test_every_read_names_the_expected_bucket_owner(
+        installed, tmp_path, splunk_home, moto, trail):
+    """S3 refuses (403) a request whose ExpectedBucketOwner is not the bucket's owner (moto
+    does not model that check, so this shows the header is sent: by default the queue's
+    account, else the setting)."""
+    from http_proxy import ForwardProxy, save_proxy_settings
+
+    proxy = ForwardProxy()
+    try:
+        save_proxy_settings(installed, "127.0.0.1", proxy.port)
+        trail.put_log(2)
+        run(installed, tmp_path, splunk_home, moto, trail)
+        trail.put_log(2)
+        run(installed, tmp_path, splunk_home, moto, trail, expected_bucket_owner="210987654321")
+    finally:
+        proxy.close()
+    owners = [headers.get("x-amz-expected-bucket-owner")
+              for (method, _url), headers in zip(proxy.forwarded, proxy.request_headers,
+                                                 strict=True)
+              if method == "GET"]
+    assert owners == [ACCOUNT_ID, "210987654321"]
+
+
+def test_a_decompression_bomb_is_refused_at_the_cap_and_not_retried(
+        installed, tmp_path, splunk_home, moto, trail):
+    """64 KB of gzip that decompresses to 64 MB, read with a 1 MB cap: decompression stops
+    at the cap, nothing is written, and the message is deleted with an error naming the
+    setting (it would be read again every visibility timeout otherwise)."""
+    bomb = gzip.compress(b'{"Records":[' + b" " * (64 << 20) + b"]}", 9)
+    assert len(bomb) < 100 << 10
+    key = log_key("us-east-1", time.time(), 3)
+    trail.put_object(key, bomb)
+    trail.put_log(2)
+    events = run(installed, tmp_path, splunk_home, moto, trail, max_log_mb="1")
+    assert sorted(event_ids(events)) == sorted(trail.records)
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert ("Refused log file s3://%s/%s" % (BUCKET, key)) in log
+    assert "decompresses to more than 1048576 bytes" in log
+    assert "raise 'Largest decompressed log (MB)'" in log
+    assert trail.queue_counts() == (0, 0)  # deleted, not retried
+    assert run(installed, tmp_path, splunk_home, moto, trail) == []
+
+
+def test_an_object_over_the_size_cap_is_refused_before_download(
+        installed, tmp_path, splunk_home, moto, trail):
+    """The notification says 200 MB: refused without a request to S3 (the key does not even
+    exist, so a download would have failed with NoSuchKey), message deleted.  An object
+    whose notification understates its size is stopped by S3's Content-Length."""
+    big = log_key("us-east-1", time.time(), 4)
+    trail.notify(big, size=200 << 20)
+    understated = log_key("us-east-1", time.time(), 5)
+    trail.s3.put_object(Bucket=BUCKET, Key=understated, Body=b"\x1f\x8b" + b"x" * (2 << 20))
+    trail.notify(understated, size=100)
+    events = run(installed, tmp_path, splunk_home, moto, trail, max_object_mb="1")
+    assert events == []
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert "the notification gives its size as %d bytes, more than the cap of 1048576" % (
+        200 << 20) in log
+    assert "NoSuchKey" not in log
+    assert "S3 gives its size as %d bytes" % ((2 << 20) + 2) in log
+    assert trail.queue_counts() == (0, 0)
+
+
+def test_a_proxy_host_urls_cannot_hold_stops_the_input_without_leaking_the_password(
+        installed, tmp_path, splunk_home, moto, trail):
+    """The attack as the input meets it: the proxy stanza holds a host that passes the form
+    but not URL parsing, and a password with characters that URLs percent-encode."""
+    from http_proxy import save_proxy_settings
+
+    save_proxy_settings(installed, "::1]", 3128, "tw-proxy", "p@ss/w0rd:secret")
+    trail.put_log(2)
+    assert run(installed, tmp_path, splunk_home, moto, trail) == []
+    log = read_log(splunk_home, INPUT, "sqs")
+    assert "Proxy host '::1]' is not a host name" in log
+    assert "p@ss/w0rd:secret" not in log and "p%40ss%2Fw0rd%3Asecret" not in log
+    assert trail.queue_counts() == (1, 0)  # nothing received

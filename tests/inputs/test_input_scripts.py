@@ -23,7 +23,8 @@ from addon import APP_BIN, ROOT
 INPUTS = {
     "aws_cloudtrail_api": {"account", "regions", "backfill_days", "lookup_attribute"},
     "aws_cloudtrail_sqs": {"account", "queue_url", "sqs_region", "batch_size",
-                           "visibility_timeout"},
+                           "visibility_timeout", "allowed_buckets", "expected_bucket_owner",
+                           "max_object_mb", "max_log_mb"},
     "aws_s3_posture": {"account"},
     "aws_iam_inventory": {"account"},
 }
@@ -33,7 +34,10 @@ VALID = {
                            "backfill_days": "7", "lookup_attribute": "ReadOnly=false",
                            "interval": "300", "index": "main"},
     "aws_cloudtrail_sqs": {"account": "prod", "queue_url": QUEUE, "sqs_region": "us-east-1",
-                           "batch_size": "10", "visibility_timeout": "300", "index": "main"},
+                           "batch_size": "10", "visibility_timeout": "300", "index": "main",
+                           "allowed_buckets": "trail-logs, org.trail-logs",
+                           "expected_bucket_owner": "210987654321", "max_object_mb": "64",
+                           "max_log_mb": "256"},
     "aws_s3_posture": {"account": "prod", "interval": "3600", "index": "main"},
     "aws_iam_inventory": {"account": "prod", "interval": "3600", "index": "main"},
 }
@@ -85,6 +89,15 @@ REFUSED = [
      "Visibility timeout must be a whole number from 5 to 43200, not 1."),
     ("aws_cloudtrail_sqs", {"sqs_region": "cn-north-1"},
      "Queue region cn-north-1 is not in partition aws of AWS account 'prod'."),
+    ("aws_cloudtrail_sqs", {"allowed_buckets": "trail-logs, s3://Trail"},
+     "Allowed buckets: 's3://Trail' is not an S3 bucket name (3 to 63 lower-case letters, "
+     "digits, '.' and '-')."),
+    ("aws_cloudtrail_sqs", {"expected_bucket_owner": "prod"},
+     "Expected bucket owner must be a 12-digit AWS account ID, not 'prod'."),
+    ("aws_cloudtrail_sqs", {"max_object_mb": "0"},
+     "Largest log object (MB) must be a whole number from 1 to 1024, not 0."),
+    ("aws_cloudtrail_sqs", {"max_log_mb": "5000"},
+     "Largest decompressed log (MB) must be a whole number from 1 to 4096, not 5000."),
     ("aws_s3_posture", {"account": ""}, "AWS account is required."),
     ("aws_iam_inventory", {"account": "gone"},
      "AWS account 'gone' is not configured: add it under Configuration > Accounts."),
@@ -141,6 +154,29 @@ def test_checkpoints_of_a_deleted_input_are_cleared_and_no_others(installed):
     assert other.get("region_us-east-1") == {"end": 3}
     assert [r["_key"] for r in installed.kv_records(COLLECTION)] == [
         "aws_cloudtrail_api__prod-ct2__region_us-east-1"]
+
+
+def test_deleting_an_input_keeps_the_checkpoints_of_inputs_its_name_begins(installed):
+    """The attack: deleting input ``prod`` deleted the checkpoints of ``prod__eu`` (and
+    ``prod_``), whose key prefixes begin with ``prod``'s."""
+    from trailwatch.splunk import input_checkpoints
+
+    def store(name):
+        return input_checkpoints.KvCheckpoints(installed.session_key, installed.uri,
+                                               "aws_cloudtrail_api", name)
+
+    names = ["prod", "prod__eu", "prod_", "prod___x", "prod__"]
+    for number, name in enumerate(names):
+        store(name).save("region_us-east-1", {"end": number})
+        store(name).save("__odd__name", {"end": number})
+    input_checkpoints.clear_input(installed.session_key, installed.uri, "aws_cloudtrail_api",
+                                  "prod")
+    assert store("prod").get("region_us-east-1") is None
+    assert store("prod").get("__odd__name") is None
+    for number, name in enumerate(names[1:], 1):
+        assert store(name).get("region_us-east-1") == {"end": number}, name
+        assert store(name).get("__odd__name") == {"end": number}, name
+    assert len(installed.kv_records(COLLECTION)) == 2 * (len(names) - 1)
 
 
 def test_the_input_rest_handler_clears_checkpoints_after_deleting(installed, monkeypatch,

@@ -55,11 +55,21 @@ class ProxyConfig(object):
     """The add-on's HTTP(S) proxy (Configuration > Proxy)."""
 
     def __init__(self, host, port, scheme="http", username=None, password=None):
-        self.host = host
+        self.host = proxy_host(host)
         self.port = int(port)
         self.scheme = scheme or "http"
         self.username = username or None
         self.password = password or None
+        redact.register(*self.secrets())
+
+    def secrets(self):
+        """The password as typed and as written into the proxy URL (percent-encoded): an
+        error about the URL may quote either."""
+        if not self.password:
+            return []
+        from urllib.parse import quote
+
+        return [self.password, quote(self.password, safe="")]
 
     @classmethod
     def from_conf(cls, fields):
@@ -108,6 +118,34 @@ class ProxyConfig(object):
 
     def __repr__(self):
         return "ProxyConfig(%s)" % self.display()
+
+
+_HOST_LABEL_RE = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def proxy_host(host):
+    """The proxy host as URL parsers accept it: a DNS name, an IPv4 address or an IPv6
+    address (brackets optional).  Raises AccountError naming the host otherwise, so that a
+    host the form let through never reaches an HTTP library whose error would quote the
+    whole proxy URL, credentials included."""
+    import ipaddress
+
+    text = (host or "").strip()
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        if ":" in bare:
+            return str(ipaddress.IPv6Address(bare))
+        if bare == text and bare.replace(".", "").isdigit():
+            return str(ipaddress.IPv4Address(bare))
+    except ValueError:
+        pass
+    else:
+        labels = bare.rstrip(".").split(".") if bare == text else []
+        if labels and len(bare) <= 253 and all(_HOST_LABEL_RE.match(label) for label in labels):
+            return bare
+    raise AccountError(
+        "Proxy host %r is not a host name, an IPv4 address or an IPv6 address: correct it "
+        "under Configuration > Proxy." % text[:300])
 
 
 class AccountConfig(object):
@@ -284,7 +322,7 @@ class AwsSession(object):
         self.role_links = links
         self._lock = threading.Lock()
         redact.register(account.secret_access_key, account.external_id,
-                        proxy.password if proxy is not None else None)
+                        *(proxy.secrets() if proxy is not None else ()))
         for link in links:
             redact.register(link.external_id)
 

@@ -46,7 +46,7 @@ class Identity(object):
 def _secrets(account, proxy):
     values = [account.secret_access_key, account.external_id]
     if proxy is not None:
-        values.append(proxy.password)
+        values.extend(proxy.secrets())
     return [v for v in values if v]
 
 

@@ -12,12 +12,21 @@ In the line formats, ``#`` and ``;`` start comments and anything after the first
 tab on a line is ignored (as in Tor exit lists and Spamhaus DROP). Lines that are not ranges
 are counted and skipped. The lookup is replaced atomically and only when the download
 succeeded with at least one range, so a failed or empty download keeps the previous list.
+
+A feed decides which sign-ins the detections call risky, so it is not trusted blindly:
+it is downloaded over HTTPS only (certificate checked), a redirect may not leave the feed's
+scheme, host and port, the add-on's configured proxy is used, and a range broader than
+``/8`` (IPv4) or ``/16`` (IPv6), such as ``0.0.0.0/0`` or ``::/0``, is refused: one such
+line would put a large share of the internet, or all of it, in the feed's category.
 """
 import csv
 import io
 import os
 import re
+import ssl
 import tempfile
+import urllib.error
+import urllib.parse
 import urllib.request
 
 from .ipranges import CATEGORIES, RangeError, parse_range
@@ -25,6 +34,8 @@ from .ipranges import CATEGORIES, RangeError, parse_range
 FORMATS = ("ips", "cidrs", "csv")
 MAX_BYTES = 64 * 1024 * 1024
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: The broadest range a feed may list: a /8 of IPv4 and a /16 of IPv6 (addresses in it).
+MAX_RANGE_SIZE = {4: 1 << (32 - 8), 6: 1 << (128 - 16)}
 
 
 class FeedError(Exception):
@@ -37,8 +48,10 @@ def lookup_name(feed_name):
     return "trailwatch_ip_feed_%s.csv" % feed_name
 
 
-def parse_feed(text, fmt, column=None):
-    """(ranges, skipped): the range strings found in a feed body, and how many lines were not."""
+def parse_feed(text, fmt, column=None, too_broad=None):
+    """(ranges, skipped): the range strings found in a feed body, and how many lines were not.
+    Ranges broader than ``MAX_RANGE_SIZE`` are skipped too, and appended to the list
+    ``too_broad`` when one is given."""
     if fmt not in FORMATS:
         raise FeedError("format %r: use one of %s" % (fmt, ", ".join(FORMATS)))
     ranges, skipped = [], 0
@@ -61,6 +74,11 @@ def parse_feed(text, fmt, column=None):
             continue
         if fmt == "ips" and first != last:
             skipped += 1
+            continue
+        if last - first + 1 > MAX_RANGE_SIZE[version]:
+            skipped += 1
+            if too_broad is not None:
+                too_broad.append(value)
             continue
         ranges.append(value)
     return ranges, skipped
@@ -85,13 +103,47 @@ def write_lookup(path, ranges, category, list_name, provider):
         raise
 
 
-def download(url, timeout=60, opener=None):
-    if not url.lower().startswith(("https://", "http://")):
-        raise FeedError("feed URL must start with https:// or http://: %r" % url)
+def check_url(url):
+    """Refuse a feed URL that is not https:// with a host."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.scheme.lower() != "https" or not parts.hostname:
+        raise FeedError("feed URL must be an https:// URL (over plain http anyone on the "
+                        "path could rewrite the list): %r" % url)
+    return parts
+
+
+class _SameOriginRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to the same scheme, host and port as the request."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        old = urllib.parse.urlsplit(req.full_url)
+        new = urllib.parse.urlsplit(urllib.parse.urljoin(req.full_url, newurl))
+        if (new.scheme.lower(), new.hostname, new.port) != (old.scheme.lower(), old.hostname,
+                                                             old.port):
+            raise FeedError("%s redirects to %s://%s, another origin than the feed's; not "
+                            "followed (set the feed's URL to where it now lives if that is "
+                            "expected)" % (req.full_url, new.scheme, new.netloc))
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _opener(proxy):
+    """urllib opener: verified TLS, same-origin redirects, the configured proxy (a
+    ``ProxyConfig``) or, without one, the environment's proxy settings."""
+    handlers = [_SameOriginRedirects(), urllib.request.HTTPSHandler(
+        context=ssl.create_default_context())]
+    if proxy is not None:
+        if proxy.scheme != "http":
+            raise FeedError("IP feeds reach HTTPS sites through an http proxy (CONNECT) only; "
+                            "the configured proxy is of type %s" % proxy.scheme)
+        handlers.append(urllib.request.ProxyHandler({"https": proxy.url()}))
+    return urllib.request.build_opener(*handlers)
+
+
+def download(url, timeout=60, proxy=None):
+    check_url(url)
     request = urllib.request.Request(url, headers={"User-Agent": "TrailWatch-IP-feed/1"})
-    open_url = opener.open if opener else urllib.request.urlopen
     try:
-        with open_url(request, timeout=timeout) as response:
+        with _opener(proxy).open(request, timeout=timeout) as response:
             body = response.read(MAX_BYTES + 1)
     except OSError as exc:
         raise FeedError("cannot download %s: %s" % (url, exc))
@@ -101,16 +153,17 @@ def download(url, timeout=60, opener=None):
 
 
 def refresh_feed(lookups_dir, name, url, fmt, category, column=None, provider="", timeout=60,
-                 opener=None):
+                 proxy=None):
     """Download one feed and replace its lookup; returns a summary dict for the input's log."""
     if category not in CATEGORIES:
         raise FeedError("category %r: use one of %s" % (category, ", ".join(CATEGORIES)))
     path = os.path.join(lookups_dir, lookup_name(name))
-    text = download(url, timeout=timeout, opener=opener)
-    ranges, skipped = parse_feed(text, fmt, column)
+    text = download(url, timeout=timeout, proxy=proxy)
+    too_broad = []
+    ranges, skipped = parse_feed(text, fmt, column, too_broad)
     if not ranges:
         raise FeedError("%s gave no %s (%d lines skipped); keeping the previous list"
                         % (url, "IP addresses" if fmt == "ips" else "ranges", skipped))
     write_lookup(path, ranges, category, name, provider)
     return {"feed": name, "lookup": os.path.basename(path), "ranges": len(ranges),
-            "skipped": skipped, "category": category}
+            "skipped": skipped, "category": category, "too_broad": too_broad}

@@ -50,6 +50,7 @@ __all__ = [
     "MalformedLog",
     "BadEventTime",
     "LogTooLarge",
+    "WrongAccount",
     "Record",
     "Skipped",
     "LogFile",
@@ -67,8 +68,9 @@ __all__ = [
 #: Nesting depth (objects inside the record) handled by the fast pattern; deeper records are
 #: still handled, by the slower token scanner.  Real CloudTrail records nest up to about 8.
 MAX_FAST_DEPTH = 24
-#: Refuse to decompress more than this (a gzip bomb or a wrong object); 1 GiB.
-DEFAULT_MAX_SIZE = 1 << 30
+#: Refuse to decompress more than this (a gzip bomb or a wrong object); 256 MiB, several
+#: times the largest log files CloudTrail writes.
+DEFAULT_MAX_SIZE = 256 << 20
 
 
 # ----------------------------------------------------------------------------- errors
@@ -94,6 +96,12 @@ class CorruptGzip(CloudTrailFormatError):
 
 class LogTooLarge(CloudTrailFormatError):
     reason = "too-large"
+
+
+class WrongAccount(CloudTrailFormatError):
+    """A record whose ``recipientAccountId`` is not the account its log key is filed under."""
+
+    reason = "wrong-account"
 
 
 class NotJSON(CloudTrailFormatError):
@@ -260,17 +268,22 @@ def decompress(data, max_size=DEFAULT_MAX_SIZE):
     Gzip is inflated in steps into one growing buffer, then copied once into ``bytes``
     (whose methods are faster than ``bytearray``'s): at most twice the log's size is alive,
     as in the later steps, instead of the two and a half times of a one-shot
-    ``zlib``/``gzip.decompress`` (which allocates blocks, then joins them).
+    ``zlib``/``gzip.decompress`` (which allocates blocks, then joins them).  No step may
+    produce more than what is left of ``max_size`` (plus one byte, to tell), so a
+    decompression bomb is refused having produced ``max_size`` bytes at most: deflate
+    expands up to about 1000 times, so one unbounded step could be gigabytes.
     """
     if isinstance(data, memoryview):
         data = data.tobytes()
     if data[:2] != b"\x1f\x8b":
+        if max_size is not None and len(data) > max_size:
+            raise LogTooLarge("log file is larger than %d bytes" % max_size)
         return bytes(data)
     size = len(data)
     out = bytearray()
     view = memoryview(data)
     written = 0
-    offset = 0
+    offset = 0  # start of the next gzip member
     try:
         while offset < size:
             if data[offset:offset + 2] != b"\x1f\x8b":
@@ -278,12 +291,24 @@ def decompress(data, max_size=DEFAULT_MAX_SIZE):
                     break  # zero padding after the last member, as gzip(1) accepts
                 raise CorruptGzip("unexpected data after the gzip stream", offset)
             inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            fed = offset  # compressed bytes handed to the inflater end here
             while True:
-                end = min(offset + _INFLATE_STEP, size)
+                pending = inflater.unconsumed_tail
+                if not pending:
+                    if fed >= size:
+                        raise CorruptGzip(
+                            "gzip stream is truncated (%d bytes decompressed before it ended)"
+                            % written
+                        )
+                    end = min(fed + _INFLATE_STEP, size)
+                    pending = view[fed:end]
+                    fed = end
+                limit = 0 if max_size is None else max_size - written + 1
                 try:
-                    piece = inflater.decompress(view[offset:end])
+                    piece = inflater.decompress(pending, limit)
                 except zlib.error as exc:
                     raise CorruptGzip("not a valid gzip stream (%s)" % exc) from None
+                del pending
                 count = len(piece)
                 if max_size is not None and written + count > max_size:
                     raise LogTooLarge("log file decompresses to more than %d bytes" % max_size)
@@ -291,19 +316,50 @@ def decompress(data, max_size=DEFAULT_MAX_SIZE):
                 written += count
                 del piece
                 if inflater.eof:
-                    offset = end - len(inflater.unused_data)
+                    offset = fed - len(inflater.unused_data)
                     break
-                offset = end
-                if offset >= size:
-                    raise CorruptGzip(
-                        "gzip stream is truncated (%d bytes decompressed before it ended)"
-                        % written
-                    )
     finally:
         view.release()
     result = bytes(out)
     del out
     return result
+
+
+_RECIPIENT_KEY = b'"recipientAccountId"'
+_RECIPIENT_RE = re.compile(rb'"recipientAccountId"[ \t\r\n]*:[ \t\r\n]*"([^"]*)"')
+
+
+def recipient_counts(buf, account):
+    """(``recipientAccountId`` keys, those whose value is ``account``) in a log buffer, for
+    ``check_recipient_account``: two substring counts, taken before the buffer is split."""
+    expected = b'"recipientAccountId":"' + account.encode("ascii") + b'"'
+    return buf.count(_RECIPIENT_KEY), buf.count(expected)
+
+
+def check_recipient_account(counts, items, account):
+    """Refuse a log whose records do not all belong to ``account`` (the account its key is
+    filed under): every ``recipientAccountId`` in it must be ``account``, and there must be
+    at least as many as records (a record without one is refused when the counts do not
+    settle it).  ``counts`` is ``recipient_counts`` of
+    the buffer ``items`` (its ``(record, ...)`` tuples) were split from.  Raises
+    ``WrongAccount`` naming the first record that does not.
+
+    Every ``recipientAccountId`` key is looked at, nested or not, which is stricter than the
+    top-level key alone (CloudTrail writes it at the top level only).  In the usual case
+    (one compact key a record, all of ``account``) the counts settle it."""
+    keys, good = counts
+    if keys == len(items) and good == keys:
+        return
+    for index, item in enumerate(items):
+        found = _RECIPIENT_RE.findall(item[0])
+        if not found or item[0].count(_RECIPIENT_KEY) != len(found):
+            raise WrongAccount("record %d has no recipientAccountId string; the log is filed "
+                               "under account %s" % (index, account))
+        for value in found:
+            if value != account.encode("ascii"):
+                raise WrongAccount(
+                    "record %d has recipientAccountId %s but the log is filed under account %s"
+                    % (index, value[:32].decode("ascii", "replace"), account))
 
 
 # ----------------------------------------------------------------------------- patterns
@@ -321,18 +377,51 @@ def _nested_object(depth):
 
 
 _INNER = _nested_object(MAX_FAST_DEPTH - 1)
+
+
+def _supports_possessive():
+    try:
+        re.compile(rb"a*+")
+    except re.error:
+        return False
+    return True
+
+
+# A record's pieces must be matched one way only, or a record the pattern cannot match (an
+# unclosed one, say) fails in time exponential in its length: a captured key such as
+# "eventTime":"..." can also be read as two plain strings, so each duplicate of it doubled
+# the ways a failing match tried (34 s at 22 duplicates).  Where ``re`` has possessive
+# repeats (Python 3.11+), the record's loop of pieces is possessive: once it ends, no other
+# split of the pieces is tried (none could be followed by the closing brace anyway: a
+# shorter loop stops before a string or an object, never before a ``}``), which is also
+# the fastest form.  On older Pythons a lookahead keeps a captured key from also being a
+# plain string.  Either way a failing match takes time linear in the record's length.
+if _supports_possessive():
+
+    def _plain_string(_keys):
+        return _STR
+
+    _PIECES_END = rb")*+\}"
+else:  # Python 3.9, 3.10
+
+    def _plain_string(keys):
+        return rb'"(?!' + keys + rb'"\s*:\s*")[^"]*"'
+
+    _PIECES_END = rb")*\}"
+
 # A record; group 1 = eventTime token, group 2 = eventID token (top level only).
 _RECORD = (
     rb"\{" + _GAP + rb'(?:(?:"event(?:Time"\s*:\s*(' + _STR + rb")|ID\"\s*:\s*(" + _STR
-    + rb"))|" + _STR + rb"|" + _INNER + rb")" + _GAP + rb")*\}"
+    + rb"))|" + _plain_string(rb"event(?:Time|ID)") + rb"|" + _INNER + rb")" + _GAP
+    + _PIECES_END
 )
 _RECORD_RE = re.compile(_RECORD)
 # Records after the first, for findall: ',' + (record, eventTime, eventID).
 _ITEM_RE = re.compile(rb",(" + _RECORD + rb")")
 # The same for the XML writer: ',' + (record, eventTime).
 _ITEM_TIME_RE = re.compile(
-    rb",(\{" + _GAP + rb'(?:(?:"eventTime"\s*:\s*(' + _STR + rb")|" + _STR + rb"|"
-    + _INNER + rb")" + _GAP + rb")*\})"
+    rb",(\{" + _GAP + rb'(?:(?:"eventTime"\s*:\s*(' + _STR + rb")|"
+    + _plain_string(rb"eventTime") + rb"|" + _INNER + rb")" + _GAP + _PIECES_END + rb")"
 )
 # Without captures: the raw-limit splitter.
 _PLAIN_RECORD = _nested_object(MAX_FAST_DEPTH)

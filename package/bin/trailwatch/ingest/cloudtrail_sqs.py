@@ -16,6 +16,16 @@ One run reads the queue until it is empty (or Splunk stops the input):
    key and its message is left in the queue: SQS hands it out again and, after the queue's
    ``maxReceiveCount``, moves it to the dead-letter queue.
 
+Anyone allowed to send to the queue can name any bucket and key, so a notification is not
+trusted: objects are read only from the allowed buckets (when the input lists them) and
+only from buckets of the expected owner (``ExpectedBucketOwner``; by default the queue's
+account), and a log is refused whole when one of its records has a ``recipientAccountId``
+other than the account its key is filed under (``AWSLogs/<account>/``).  Such messages stay
+for the dead-letter queue.  Sizes are capped: an object larger than the cap is refused
+before it is downloaded when the notification or S3 gives its size, and decompression stops
+at its cap (a gzip bomb); a file refused for its size will never be readable, so it is
+logged and its message deleted rather than read again every visibility timeout.
+
 Files written are marked in the KV store until their message is deleted, so a message that
 comes back (the input was killed after writing, or one of its other files failed) does not
 write the same file twice.
@@ -43,14 +53,28 @@ DOWNLOAD_THREADS = 4
 MARK_TTL_SECONDS = 14 * 86400
 
 
+MB = 1 << 20
+#: Defaults of the size caps: CloudTrail's log files are a few MB compressed and rarely
+#: 100 MB decompressed; a gzip bomb expands about 1000 times.
+DEFAULT_MAX_OBJECT_MB = 64
+DEFAULT_MAX_LOG_MB = 256
+
+
 class Settings(object):
-    def __init__(self, account, queue_url, region, batch_size, visibility_timeout):
+    def __init__(self, account, queue_url, region, batch_size, visibility_timeout,
+                 allowed_buckets=(), bucket_owner=None, max_object_mb=DEFAULT_MAX_OBJECT_MB,
+                 max_log_mb=DEFAULT_MAX_LOG_MB):
         self.account = account
         self.queue_url = queue_url
         self.region = region
         self.batch_size = batch_size
         self.visibility_timeout = visibility_timeout
         self.queue_name = settings_lib.queue_name(queue_url)
+        self.allowed_buckets = list(allowed_buckets)  # empty: any bucket of bucket_owner
+        # Buckets must belong to this account (S3 refuses the read otherwise).
+        self.bucket_owner = bucket_owner or settings_lib.queue_account(queue_url)
+        self.max_object_bytes = max_object_mb * MB
+        self.max_log_bytes = max_log_mb * MB
 
     @classmethod
     def parse(cls, params):
@@ -61,7 +85,21 @@ class Settings(object):
                                 "Queue region"),
             settings_lib.integer(params, "batch_size", "Batch size", 10, 1, 10),
             settings_lib.integer(params, "visibility_timeout", "Visibility timeout", 300, 5, 43200),
+            settings_lib.bucket_names(params, "allowed_buckets", "Allowed buckets"),
+            settings_lib.account_id(params, "expected_bucket_owner", "Expected bucket owner"),
+            settings_lib.integer(params, "max_object_mb", "Largest log object (MB)",
+                                 DEFAULT_MAX_OBJECT_MB, 1, 1024),
+            settings_lib.integer(params, "max_log_mb", "Largest decompressed log (MB)",
+                                 DEFAULT_MAX_LOG_MB, 1, 4096),
         )
+
+    def refusal(self, obj):
+        """Why a notified object must not be read at all (a forged or misdirected
+        notification), or None."""
+        if self.allowed_buckets and obj.bucket not in self.allowed_buckets:
+            return ("bucket %s is not one of the input's allowed buckets (%s)"
+                    % (obj.bucket, ", ".join(self.allowed_buckets)))
+        return None
 
     def check_account(self, account):
         from trailwatch.aws.session import partition_of_region
@@ -239,18 +277,28 @@ class QueueReader(object):
                 self.left += 1
                 continue
             downloads = []
+            refused = False
             for obj in parsed.objects:
+                reason = self.settings.refusal(obj)
+                if reason is not None:
+                    refused = True
+                    ctx.logger.error(
+                        "Refused s3://%s/%s announced by message %s: %s. Nothing of it was read; "
+                        "the message stays in the queue for its dead-letter queue (add the "
+                        "bucket to Allowed buckets if it is yours).", obj.bucket, obj.key,
+                        message.get("MessageId"), reason)
+                    continue
                 client = self.s3_client(obj.region)
-                downloads.append((obj, pool.submit(_download, client, obj)))
-            plans.append((message, downloads))
+                downloads.append((obj, pool.submit(_download, client, obj, self.settings)))
+            plans.append((message, downloads, refused))
         files_before, events_before = self.files, self.events
-        for message, downloads in plans:
+        for message, downloads, refused in plans:
             if ctx.stop.is_set():
                 keeper.release(message)
                 self.left += 1
                 continue
             receive_count = int((message.get("Attributes") or {}).get("ApproximateReceiveCount") or 1)
-            complete = True
+            complete = not refused
             for obj, future in downloads:
                 if not self.read_file(message, obj, future, receive_count):
                     complete = False
@@ -275,21 +323,34 @@ class QueueReader(object):
             done = ctx.checkpoints.get(mark)
             if isinstance(done, dict) and ctx.clock() - float(done.get("t") or 0) < MARK_TTL_SECONDS:
                 future.cancel()
-                ctx.logger.info("%s was already written (message %s received %d times); not "
-                                "written again.", where, message.get("MessageId"), receive_count)
+                ctx.logger.info("%s was already %s (message %s received %d times); not "
+                                "read again.", where,
+                                "refused" if done.get("refused") else "written",
+                                message.get("MessageId"), receive_count)
                 return True
         try:
             data = future.result()
+        except ObjectTooLarge as exc:
+            return self.refuse_for_good(message, obj, mark, str(exc), "Largest log object (MB)")
         except Exception as exc:  # noqa: BLE001 - said in words; the message stays queued
             self.failed_files += 1
-            ctx.logger.error("%s Message %s stays in the queue for retry or its dead-letter "
+            owner = ""
+            if aws_errors.classify(exc) == aws_errors.PERMISSION:
+                # S3 answers 403 AccessDenied to a read naming another ExpectedBucketOwner.
+                owner = (" S3 also refuses the read when the bucket is not owned by account %s "
+                         "(the input's Expected bucket owner)." % self.settings.bucket_owner)
+            ctx.logger.error("%s%s Message %s stays in the queue for retry or its dead-letter "
                              "queue.", aws_errors.describe(exc, ctx.account_name, "s3:GetObject",
-                                                           "on " + where),
+                                                           "on " + where), owner,
                              message.get("MessageId"))
             return False
         try:
             result = ctx.write(lambda writer: writer.write_cloudtrail_log(
-                data, where, SOURCETYPE, index=ctx.index, host=ctx.host))
+                data, where, SOURCETYPE, index=ctx.index, host=ctx.host,
+                max_size=self.settings.max_log_bytes, account=sqs_messages.key_account(obj.key)))
+        except records_lib.LogTooLarge as exc:
+            return self.refuse_for_good(message, obj, mark, str(exc),
+                                        "Largest decompressed log (MB)")
         except records_lib.CloudTrailFormatError as exc:
             self.failed_files += 1
             ctx.logger.error(
@@ -315,8 +376,50 @@ class QueueReader(object):
         return True
 
 
-def _download(client, obj):
-    return client.get_object(Bucket=obj.bucket, Key=obj.key)["Body"].read()
+    def refuse_for_good(self, message, obj, mark, reason, setting):
+        """A log too large to read: reading it again cannot succeed, so it counts as done
+        (marked, so a redelivered message skips it) and its message is deleted once its
+        other files are written, instead of being read again every visibility timeout."""
+        ctx = self.ctx
+        self.failed_files += 1
+        ctx.logger.error(
+            "Refused log file s3://%s/%s (message %s): %s. Nothing of it was written and it "
+            "will not be read again: the message is deleted. If the file is genuine, raise "
+            "'%s' on the input and send its notification again.", obj.bucket, obj.key,
+            message.get("MessageId"), reason, setting)
+        ctx.checkpoints.save(mark, {"t": int(ctx.clock()), "events": 0, "refused": reason,
+                                    "source": "s3://%s/%s" % (obj.bucket, obj.key)})
+        return True
+
+
+class ObjectTooLarge(Exception):
+    """A log object larger than the input's cap (said by the notification or by S3)."""
+
+
+def _download(client, obj, settings):
+    """The object's bytes, read from a bucket of ``settings.bucket_owner`` only
+    (``ExpectedBucketOwner``: S3 answers 403 for a bucket of another account), and never
+    more than ``settings.max_object_bytes``: refused before the request when the
+    notification gives a larger size, else when S3's Content-Length says so, else after
+    reading one byte more than the cap."""
+    cap = settings.max_object_bytes
+    if obj.size is not None and obj.size > cap:
+        raise ObjectTooLarge("the notification gives its size as %d bytes, more than the cap "
+                             "of %d" % (obj.size, cap))
+    answer = client.get_object(Bucket=obj.bucket, Key=obj.key,
+                               ExpectedBucketOwner=settings.bucket_owner)
+    body = answer["Body"]
+    try:
+        length = answer.get("ContentLength")
+        if isinstance(length, int) and length > cap:
+            raise ObjectTooLarge("S3 gives its size as %d bytes, more than the cap of %d"
+                                 % (length, cap))
+        data = body.read(cap + 1)
+        if len(data) > cap:
+            raise ObjectTooLarge("it is larger than the cap of %d bytes" % cap)
+        return data
+    finally:
+        body.close()
 
 
 def run(ctx, settings):

@@ -167,74 +167,29 @@ class InventoryReader(object):
 
     # -- users ----------------------------------------------------------------
     def user(self, user):
+        """The inventory event (a dict) of one IAM user; a read that fails is named in
+        ``read_errors`` and its part of the event is None or empty."""
         iam = self.iam
         name = user["UserName"]
-        errors = []
-
-        def attempt(label, call, default):
-            try:
-                return call()
-            except Exception as exc:  # noqa: BLE001
-                code = aws_errors.error_code(exc)
-                if code == "NoSuchEntity" and label == "iam:GetLoginProfile":
-                    return default
-                errors.append("%s (%s)" % (label, code))
-                return default
-
-        tags_list = attempt("iam:ListUserTags",
-                            lambda: self._pages("list_user_tags", "Tags", UserName=name), None)
-        if tags_list is None:
-            tags_list = user.get("Tags") or []
-        tags = {t["Key"]: t["Value"] for t in tags_list}
-        profile = attempt("iam:GetLoginProfile",
-                          lambda: iam.get_login_profile(UserName=name)["LoginProfile"], None)
-        console_known = not any(e.startswith("iam:GetLoginProfile") for e in errors)
-        mfa = attempt("iam:ListMFADevices",
-                      lambda: self._pages("list_mfa_devices", "MFADevices", UserName=name), None)
-        keys = attempt("iam:ListAccessKeys",
-                       lambda: self._pages("list_access_keys", "AccessKeyMetadata", UserName=name),
-                       [])
-        access_keys = []
-        for key in keys:
-            entry = {"access_key_id": key["AccessKeyId"], "status": key.get("Status"),
-                     "create_date": _iso(key.get("CreateDate")), "last_used_date": None,
-                     "last_used_service": None, "last_used_region": None}
-            used = attempt("iam:GetAccessKeyLastUsed", functools.partial(
-                iam.get_access_key_last_used, AccessKeyId=key["AccessKeyId"]), None)
-            used = used.get("AccessKeyLastUsed") if used else None
-            if used:
-                entry["last_used_date"] = _iso(used.get("LastUsedDate"))
-                entry["last_used_service"] = used.get("ServiceName")
-                entry["last_used_region"] = used.get("Region")
-            access_keys.append(entry)
-        groups = attempt("iam:ListGroupsForUser",
-                         lambda: [g["GroupName"] for g in self._pages(
-                             "list_groups_for_user", "Groups", UserName=name)], [])
-        attached = attempt("iam:ListAttachedUserPolicies",
-                           lambda: self._pages("list_attached_user_policies", "AttachedPolicies",
-                                               UserName=name), [])
-        inline = attempt("iam:ListUserPolicies",
-                         lambda: self._pages("list_user_policies", "PolicyNames", UserName=name), [])
-        admin = []
-        for item in attached:
-            reason, error = self.managed_policy_admin(item["PolicyArn"])
-            if error:
-                errors.append(error)
-            if reason:
-                admin.append({"name": item["PolicyName"], "arn": item["PolicyArn"],
-                              "kind": "attached", "source": "user", "reason": reason})
-        for policy_name in inline:
-            answer = attempt("iam:GetUserPolicy", functools.partial(
-                iam.get_user_policy, UserName=name, PolicyName=policy_name), None)
-            document = answer.get("PolicyDocument") if answer else None
-            reason = admin_reason(document) if document is not None else None
-            if reason:
-                admin.append({"name": policy_name, "arn": None, "kind": "inline",
-                              "source": "user", "reason": reason})
-        for group_name in groups:
-            found = self.group(group_name)
-            admin.extend(found["admin"])
-            errors.extend(found["errors"])
+        reads = _Reads()
+        tags_list = reads.attempt("iam:ListUserTags", lambda: self._pages(
+            "list_user_tags", "Tags", UserName=name), None)
+        tags = {t["Key"]: t["Value"] for t in (tags_list if tags_list is not None
+                                                else user.get("Tags") or [])}
+        profile = reads.attempt("iam:GetLoginProfile",
+                                lambda: iam.get_login_profile(UserName=name)["LoginProfile"],
+                                None, absent_ok=True)
+        console_known = not reads.failed("iam:GetLoginProfile")
+        mfa = reads.attempt("iam:ListMFADevices", lambda: self._pages(
+            "list_mfa_devices", "MFADevices", UserName=name), None)
+        access_keys = self._access_keys(name, reads)
+        groups = reads.attempt("iam:ListGroupsForUser", lambda: [g["GroupName"] for g in self._pages(
+            "list_groups_for_user", "Groups", UserName=name)], [])
+        attached = reads.attempt("iam:ListAttachedUserPolicies", lambda: self._pages(
+            "list_attached_user_policies", "AttachedPolicies", UserName=name), [])
+        inline = reads.attempt("iam:ListUserPolicies", lambda: self._pages(
+            "list_user_policies", "PolicyNames", UserName=name), [])
+        admin = self._admin_policies(name, attached, inline, groups, reads)
 
         password_used = _iso(user.get("PasswordLastUsed"))
         used_dates = [d for d in [password_used] + [k["last_used_date"] for k in access_keys] if d]
@@ -259,8 +214,73 @@ class InventoryReader(object):
             "inline_policies": list(inline),
             "admin_policies": admin,
             "is_admin": bool(admin),
-            "read_errors": sorted(set(errors)),
+            "read_errors": sorted(set(reads.errors)),
         }
+
+    def _access_keys(self, name, reads):
+        """The user's access keys, each with when, where and for what it was last used."""
+        keys = reads.attempt("iam:ListAccessKeys", lambda: self._pages(
+            "list_access_keys", "AccessKeyMetadata", UserName=name), [])
+        access_keys = []
+        for key in keys:
+            entry = {"access_key_id": key["AccessKeyId"], "status": key.get("Status"),
+                     "create_date": _iso(key.get("CreateDate")), "last_used_date": None,
+                     "last_used_service": None, "last_used_region": None}
+            used = reads.attempt("iam:GetAccessKeyLastUsed", functools.partial(
+                self.iam.get_access_key_last_used, AccessKeyId=key["AccessKeyId"]), None)
+            used = used.get("AccessKeyLastUsed") if used else None
+            if used:
+                entry["last_used_date"] = _iso(used.get("LastUsedDate"))
+                entry["last_used_service"] = used.get("ServiceName")
+                entry["last_used_region"] = used.get("Region")
+            access_keys.append(entry)
+        return access_keys
+
+    def _admin_policies(self, name, attached, inline, groups, reads):
+        """The policies that make the user an administrator: attached, inline, and those of
+        its groups."""
+        admin = []
+        for item in attached:
+            reason, error = self.managed_policy_admin(item["PolicyArn"])
+            if error:
+                reads.errors.append(error)
+            if reason:
+                admin.append({"name": item["PolicyName"], "arn": item["PolicyArn"],
+                              "kind": "attached", "source": "user", "reason": reason})
+        for policy_name in inline:
+            answer = reads.attempt("iam:GetUserPolicy", functools.partial(
+                self.iam.get_user_policy, UserName=name, PolicyName=policy_name), None)
+            document = answer.get("PolicyDocument") if answer else None
+            reason = admin_reason(document) if document is not None else None
+            if reason:
+                admin.append({"name": policy_name, "arn": None, "kind": "inline",
+                              "source": "user", "reason": reason})
+        for group_name in groups:
+            found = self.group(group_name)
+            admin.extend(found["admin"])
+            reads.errors.extend(found["errors"])
+        return admin
+
+
+class _Reads(object):
+    """The IAM reads about one user: each answer, or its default and the failure noted."""
+
+    def __init__(self):
+        self.errors = []  # "iam:Call (ErrorCode)"
+
+    def attempt(self, label, call, default, absent_ok=False):
+        """``call()``, or ``default`` when it fails (noted, except NoSuchEntity when
+        ``absent_ok``: the thing read does not exist, which is an answer)."""
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001 - noted in read_errors, said in the event
+            code = aws_errors.error_code(exc)
+            if not (absent_ok and code == "NoSuchEntity"):
+                self.errors.append("%s (%s)" % (label, code))
+            return default
+
+    def failed(self, label):
+        return any(error.startswith(label + " ") for error in self.errors)
 
 
 def run(ctx, settings):

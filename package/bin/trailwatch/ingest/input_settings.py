@@ -98,6 +98,42 @@ def queue_url(params, name="queue_url"):
     return value
 
 
+# S3 bucket naming rules (general purpose buckets): 3-63 characters, lower-case letters,
+# digits, '.' and '-', starting and ending with a letter or digit.
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+
+
+def bucket_names(params, name, label):
+    """A comma separated list of S3 bucket names, in order, once (empty: none given)."""
+    found = []
+    for part in re.split(r"[,\s]+", text(params, name)):
+        if not part or part in found:
+            continue
+        if not BUCKET_RE.match(part):
+            raise InputSettingsError(
+                "%s: %r is not an S3 bucket name (3 to 63 lower-case letters, digits, '.' "
+                "and '-')." % (label, part))
+        found.append(part)
+    return found
+
+
+def account_id(params, name, label, default=None):
+    """A 12-digit AWS account ID, or ``default`` when the field is empty."""
+    value = text(params, name)
+    if not value:
+        return default
+    if not ACCOUNT_ID_RE.match(value):
+        raise InputSettingsError("%s must be a 12-digit AWS account ID, not %r." % (label, value))
+    return value
+
+
+def queue_account(url):
+    """The 12-digit account ID in an SQS queue URL."""
+    match = QUEUE_URL_RE.match(url or "")
+    return match.group(1) if match else None
+
+
 def queue_name(url):
     match = QUEUE_URL_RE.match(url or "")
     return match.group(2) if match else url

@@ -24,6 +24,7 @@ import ipaddress
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple, Optional
 from urllib.parse import urlsplit
 
 from trailwatch.aws.session import endpoint_url_for
@@ -84,71 +85,32 @@ def assess(bucket, reads, account_block, account_block_known=True):
     errors = reads.get("errors") or {}
     acl_known = "acl" in reads
     policy_known = "policy" in reads
-    block_known = "block" in reads
     ownership_known = "ownership" in reads
 
-    grants = exposure.public_grants((reads.get("acl") or {}).get("Grants")) if acl_known else []
-    acl_grants = [{
-        "grantee": _GROUP_NAMES.get((g.get("Grantee") or {}).get("URI"), "group"),
-        "grantee_uri": (g.get("Grantee") or {}).get("URI"),
-        "permission": g.get("Permission"),
-    } for g in grants]
+    acl_grants = _acl_grants(reads) if acl_known else []
     policy = reads.get("policy")
     statements = public_statements(policy) if policy_known else []
     aws_status = reads.get("policy_status")
-    if policy_known:
-        policy_public = bool(statements)
-    else:
-        policy_public = aws_status  # only AWS's verdict is known (None when not either)
+    # Without the document, only AWS's verdict is known (None when not either).
+    policy_public = bool(statements) if policy_known else aws_status
 
-    bucket_flags = _flags(reads.get("block")) if block_known else None
+    bucket_flags = _flags(reads.get("block")) if "block" in reads else None
     account_flags = _flags(account_block) if account_block_known else None
-    effective = {}
-    for flag in BLOCK_FLAGS:
-        values = []
-        if block_known:
-            values.append(bool(bucket_flags and bucket_flags[flag]))
-        if account_block_known:
-            values.append(bool(account_flags and account_flags[flag]))
-        if any(values):
-            effective[flag] = True
-        elif block_known and account_block_known:
-            effective[flag] = False
-        else:
-            effective[flag] = None
+    effective = _effective_block(bucket_flags, "block" in reads, account_flags,
+                                 account_block_known)
     ownership = reads.get("ownership")
     acls_disabled = ownership == "BucketOwnerEnforced" if ownership_known else None
 
-    public_via, neutralised_by = [], []
-    acl_effective = policy_effective = False
-    unknown = False
-    if acl_grants:
-        public_via.append("acl")
-        if acls_disabled:
-            neutralised_by.append("acl: object ownership BucketOwnerEnforced disables ACLs")
-        elif effective["IgnorePublicAcls"]:
-            neutralised_by.append("acl: IgnorePublicAcls (%s)" % _level(bucket_flags, account_flags,
-                                                                       "IgnorePublicAcls"))
-        elif effective["IgnorePublicAcls"] is None or acls_disabled is None:
-            unknown = True
-        else:
-            acl_effective = True
-    elif not acl_known:
-        unknown = True
-    if policy_public:
-        public_via.append("policy")
-        if effective["RestrictPublicBuckets"]:
-            neutralised_by.append("policy: RestrictPublicBuckets (%s)" % _level(
-                bucket_flags, account_flags, "RestrictPublicBuckets"))
-        elif effective["RestrictPublicBuckets"] is None:
-            unknown = True
-        else:
-            policy_effective = True
-    elif policy_public is None:
-        unknown = True
-    if acl_effective or policy_effective:
+    acl = _acl_verdict(acl_grants, acl_known, acls_disabled, effective, bucket_flags,
+                       account_flags)
+    via_policy = _policy_verdict(policy_public, effective, bucket_flags, account_flags)
+    public_via = [name for name, verdict in (("acl", acl), ("policy", via_policy))
+                  if verdict.listed]
+    neutralised_by = [verdict.neutralised_by for verdict in (acl, via_policy)
+                      if verdict.neutralised_by]
+    if acl.effective or via_policy.effective:
         effective_public = True
-    elif unknown:
+    elif acl.effective is None or via_policy.effective is None:
         effective_public = None
     else:
         effective_public = False
@@ -176,6 +138,67 @@ def assess(bucket, reads, account_block, account_block_known=True):
         "effective_public": effective_public,
         "read_errors": [{"call": call, "error": code} for call, code in sorted(errors.items())],
     }
+
+
+def _acl_grants(reads):
+    """The ACL's grants to everyone or to any authenticated AWS user, named."""
+    grants = exposure.public_grants((reads.get("acl") or {}).get("Grants"))
+    return [{
+        "grantee": _GROUP_NAMES.get((g.get("Grantee") or {}).get("URI"), "group"),
+        "grantee_uri": (g.get("Grantee") or {}).get("URI"),
+        "permission": g.get("Permission"),
+    } for g in grants]
+
+
+def _effective_block(bucket_flags, bucket_known, account_flags, account_known):
+    """{flag: True when the bucket's or the account's block sets it, False when both are
+    known and neither does, None when that cannot be told}."""
+    effective = {}
+    for flag in BLOCK_FLAGS:
+        values = []
+        if bucket_known:
+            values.append(bool(bucket_flags and bucket_flags[flag]))
+        if account_known:
+            values.append(bool(account_flags and account_flags[flag]))
+        if any(values):
+            effective[flag] = True
+        elif bucket_known and account_known:
+            effective[flag] = False
+        else:
+            effective[flag] = None
+    return effective
+
+
+class _Verdict(NamedTuple):
+    """What one way of being public (ACL or policy) amounts to."""
+
+    listed: bool  #: the bucket is public that way on paper
+    neutralised_by: Optional[str]  #: what cancels it, when something does
+    effective: Optional[bool]  #: public that way for real (None: cannot be told)
+
+
+def _acl_verdict(acl_grants, acl_known, acls_disabled, effective, bucket_flags, account_flags):
+    if not acl_grants:
+        return _Verdict(False, None, False if acl_known else None)
+    if acls_disabled:
+        return _Verdict(True, "acl: object ownership BucketOwnerEnforced disables ACLs", False)
+    if effective["IgnorePublicAcls"]:
+        return _Verdict(True, "acl: IgnorePublicAcls (%s)" % _level(
+            bucket_flags, account_flags, "IgnorePublicAcls"), False)
+    if effective["IgnorePublicAcls"] is None or acls_disabled is None:
+        return _Verdict(True, None, None)
+    return _Verdict(True, None, True)
+
+
+def _policy_verdict(policy_public, effective, bucket_flags, account_flags):
+    if not policy_public:
+        return _Verdict(False, None, None if policy_public is None else False)
+    if effective["RestrictPublicBuckets"]:
+        return _Verdict(True, "policy: RestrictPublicBuckets (%s)" % _level(
+            bucket_flags, account_flags, "RestrictPublicBuckets"), False)
+    if effective["RestrictPublicBuckets"] is None:
+        return _Verdict(True, None, None)
+    return _Verdict(True, None, True)
 
 
 def _level(bucket_flags, account_flags, flag):

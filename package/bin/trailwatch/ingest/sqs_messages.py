@@ -37,6 +37,7 @@ __all__ = [
     "parse_message",
     "classify_key",
     "decode_s3_key",
+    "key_account",
     "KEY_CLOUDTRAIL",
     "KEY_DIGEST",
     "KEY_INSIGHT",
@@ -50,7 +51,7 @@ KEY_OTHER = "other"
 
 # [any prefix/]AWSLogs/[o-orgid/]123456789012/CloudTrail[-Digest|-Insight]/region/Y/M/D/file
 _KEY_RE = re.compile(
-    r"(?:^|/)AWSLogs/(?:o-[a-z0-9]{10,32}/)?\d{12}/(CloudTrail(?:-Digest|-Insight)?)/"
+    r"(?:^|/)AWSLogs/(?:o-[a-z0-9]{10,32}/)?(\d{12})/(CloudTrail(?:-Digest|-Insight)?)/"
     r"[a-z0-9-]+/\d{4}/\d{2}/\d{2}/[^/]+\.json\.gz\Z"
 )
 _KIND = {
@@ -109,7 +110,14 @@ def classify_key(key):
     m = _KEY_RE.search(key)
     if m is None:
         return KEY_OTHER
-    return _KIND[m.group(1)]
+    return _KIND[m.group(2)]
+
+
+def key_account(key):
+    """The account ID a CloudTrail log key is filed under (``AWSLogs/[o-org/]<account>/``),
+    or None for a key that is not a CloudTrail log key."""
+    m = _KEY_RE.search(key)
+    return m.group(1) if m is not None else None
 
 
 def parse_message(body, include_insights=False, eventbridge_keys_encoded=True):

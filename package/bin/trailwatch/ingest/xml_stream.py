@@ -352,21 +352,27 @@ class EventStreamWriter:
         return count
 
     def write_cloudtrail_log(self, data, source, sourcetype="aws:cloudtrail", index=None,
-                             host=None, max_size=_records.DEFAULT_MAX_SIZE):
+                             host=None, max_size=_records.DEFAULT_MAX_SIZE, account=None):
         """Write every record of a CloudTrail log object (gzip or plain bytes) as an event.
 
         All-or-nothing per file: the file is decompressed and split completely before the
         first event is written, so a ``CloudTrailFormatError`` (corrupt gzip, not JSON,
         truncated, no Records) leaves the stream untouched.  Records without a usable
         ``eventTime`` are skipped and returned in ``LogWriteResult.skipped``.  Call
-        ``flush()`` before acknowledging the file.
+        ``flush()`` before acknowledging the file.  With ``account`` (the account the log's
+        key is filed under) a log holding a record of another account is refused
+        (``WrongAccount``), and ``max_size`` caps the decompressed size (``LogTooLarge``).
         """
         if self._closed:
             raise ValueError("stream is closed")
         holder = [_records.decompress(data, max_size)]
         size = len(holder[0])
         repaired, has_cr, needs_utf8 = _prepare(holder, defer_utf8=True)
+        if account is not None:
+            counts = _records.recipient_counts(holder[0], account)
         items = _records.scan_xml_escaped(holder)  # empties holder: one buffer alive at a time
+        if account is not None:
+            _records.check_recipient_account(counts, items, account)
         if needs_utf8:
             repaired += _check_records(items)
 

@@ -5,6 +5,12 @@ Every checkpoint of an input lives under the key prefix ``<input type>__<input n
 deleting an input can delete exactly its checkpoints (trailwatch_input_rh), and re-creating
 an input of the same name starts afresh, on purpose.
 
+Input names may hold ``_`` (``prod``, ``prod_``, ``prod__eu`` are three inputs), so one
+input's prefix can begin another's: ``aws_cloudtrail_sqs__prod__`` begins
+``aws_cloudtrail_sqs__prod__eu__``.  What follows the prefix tells them apart: a checkpoint
+name is stored without a leading ``_`` and without ``__``, while after ``prod``'s prefix the
+keys of ``prod__eu`` go on ``eu__...`` and those of ``prod_`` go on ``_...``.
+
 Python 3.9 to 3.13.
 """
 import json
@@ -19,6 +25,9 @@ from trailwatch.splunk import config
 
 COLLECTION = "trailwatch_input_checkpoints"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_UNDERSCORES = re.compile(r"__+")
+# What follows an input's prefix in its own keys (a checkpoint name as _key writes it).
+_OWN_NAME = r"(?:[^_]+_)*[^_]*$"
 
 
 class CheckpointError(Exception):
@@ -27,6 +36,12 @@ class CheckpointError(Exception):
 
 def key_prefix(input_type, input_name):
     return "%s__%s__" % (_UNSAFE.sub("_", input_type), _UNSAFE.sub("_", input_name))
+
+
+def checkpoint_key_name(name):
+    """A checkpoint name as it is stored after the input's prefix: no leading ``_``, no
+    ``__`` (see the module's docstring)."""
+    return _UNDERSCORES.sub("_", _UNSAFE.sub("_", name)).lstrip("_")
 
 
 def _checkpointer(session_key, server_uri):
@@ -57,7 +72,7 @@ class KvCheckpoints(object):
         self._lock = threading.Lock()
 
     def _key(self, name):
-        return self.prefix + _UNSAFE.sub("_", name)
+        return self.prefix + checkpoint_key_name(name)
 
     def get(self, name):
         with self._lock:
@@ -83,4 +98,5 @@ def clear_input(session_key, server_uri, input_type, input_name):
         collection = client.kvstore[COLLECTION]
     except KeyError:
         return  # no checkpoint was ever written
-    collection.data.delete(query=json.dumps({"_key": {"$regex": "^" + re.escape(prefix)}}))
+    collection.data.delete(query=json.dumps(
+        {"_key": {"$regex": "^" + re.escape(prefix) + _OWN_NAME}}))
