@@ -24,7 +24,9 @@
   without fields) per search.
 - Output: JSON lines on stdout: ``{"type": "alert", "search_name", "run_time", "result"}``
   (digest mode: ``"results": [...]``), then one ``{"type": "summary", ...}`` per search
-  (runs, events scanned, results, alerts, suppressed).
+  (runs, events scanned, results, alerts, suppressed, errors). A run that fails (as a search
+  fails in Splunk, e.g. a lookup without the fields asked for) gives a ``{"type": "error"}``
+  line; the other runs go on, and the exit code is 4.
 
 Events are streamed in time order (JSON-lines files line by line, which must be in time
 order; other files are read whole and sorted) and held only while a future run's window can
@@ -43,7 +45,7 @@ import sys
 from . import timeutil
 from .conf import parse_bool
 from .cron import Cron
-from .errors import ConfigError, InputError, ReplayError
+from .errors import ConfigError, InputError, ReplayError, SearchRuntimeError
 from .events import list_files, parse_time, read_records
 from .limits import Limits
 from .output import row_for_output
@@ -183,7 +185,7 @@ class _Search:
                        if f.strip()]
         self.until = {}  # throttle key -> time its suppression ends
         self.stats = {"runs": 0, "events_scanned": 0, "results": 0, "alerts": 0,
-                      "suppressed": 0}
+                      "suppressed": 0, "errors": 0}
 
     def bound(self, now, spec, what):
         t = timeutil.relative_time(now, spec)
@@ -227,6 +229,7 @@ class Backtest:
         self.base = 0  # held events before this index are gone
         self.evaluated = 0
         self.peak_held = 0
+        self.failed = False
 
     def _hold(self, stream, upto):
         """Read events with eventTime <= upto (any indexed by then has such a time)."""
@@ -291,8 +294,16 @@ class Backtest:
             self.peak_held = max(self.peak_held, len(self.events) - self.base)
             events = self._select(s, now)
             pipeline = self.replay.compile_saved(s.name, now)
-            rows = pipeline.run(events)
             s.stats["runs"] += 1
+            try:
+                rows = pipeline.run(events)
+            except SearchRuntimeError as exc:
+                # A run that fails in Splunk fails alone: the scheduler goes on.
+                s.stats["errors"] += 1
+                self.failed = True
+                self._emit({"type": "error", "search_name": s.name, "run_time": _iso(now),
+                            "message": str(exc)})
+                continue
             s.stats["events_scanned"] += len(events)
             s.stats["results"] += len(rows)
             self.evaluated += len(events)
@@ -359,6 +370,9 @@ def main(argv=None, out=None):
         bt = Backtest(replay, args.search, start, end,
                       IndexDelay(args.index_delay, args.seed), out)
         bt.run(args.events)
+        if bt.failed:
+            sys.stderr.write("splreplay.backtest: error: some runs failed (type=error lines)\n")
+            return 4
     except ReplayError as exc:
         sys.stderr.write("splreplay.backtest: error: %s\n" % exc)
         return exc.exit_code
