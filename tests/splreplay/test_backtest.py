@@ -31,7 +31,7 @@ def _at(minutes, **fields):
 
 def _conf(**extra):
     lines = ["[S]", "search = eventName=Hit | table eventID user",
-             "is_scheduled = 1", "cron_schedule = */10 * * * *",
+             "enableSched = 1", "cron_schedule = */10 * * * *",
              "counttype = number of events", "relation = greater than", "quantity = 0",
              "alert.digest_mode = 0"]
     for k, v in extra.items():

@@ -211,13 +211,17 @@ def test_cli_limits_option(tmp_path, capsys):
 def test_saved_search_keys_the_spec_does_not_define_are_refused():
     # savedsearches.conf.spec: Splunk ignores an undefined setting; splreplay refuses it so a
     # misspelt schedule or window cannot pass unseen.
-    app = bare_app(savedsearches="[S]\nsearch = | makeresults\nis_scheduled = 1\n"
+    app = bare_app(savedsearches="[S]\nsearch = | makeresults\nenableSched = 1\n"
                                  "dispatch.earliest = -1h\naction.email.to = a@b\n")
     r = Replay(app, warn=lambda m: None)
     with pytest.raises(ConfigError, match="dispatch.earliest is not defined by "
                                           "savedsearches.conf.spec"):
         r.compile_saved("S", 0)
-    app = bare_app(savedsearches="[S]\nsearch = | makeresults\nis_scheduled = 1\n"
+    app = bare_app(savedsearches="[S]\nsearch = | makeresults\nenableSched = 1\n"
                                  "dispatch.earliest_time = -1h\naction.email.to = a@b\n")
     rows = Replay(app, warn=lambda m: None).compile_saved("S", 0).run([])
     assert len(rows) == 1
+    # is_scheduled is not a savedsearches.conf setting (enableSched is)
+    app = bare_app(savedsearches="[S]\nsearch = | makeresults\nis_scheduled = 1\n")
+    with pytest.raises(ConfigError, match="is_scheduled is not defined"):
+        Replay(app, warn=lambda m: None).compile_saved("S", 0)

@@ -4,7 +4,7 @@
 [--index-delay SPEC] [--state DIR] [--geoip MMDB] [--search NAME]... [--seed N]
 [--limits FILE]``
 
-- Every saved search with ``is_scheduled`` and a ``cron_schedule`` (disabled ones too, as if
+- Every saved search with ``enableSched`` and a ``cron_schedule`` (disabled ones too, as if
   enabled; or only the ``--search`` names) runs at each of its cron times between ``--from``
   and ``--to`` (inclusive). A run's ``now`` is its scheduled time (continuous scheduling:
   ``realtime_schedule = 0`` runs every time with the scheduled time; splreplay runs none late).
@@ -162,6 +162,8 @@ class _Search:
         self.times = self.cron.times(start, end)
         self.earliest = s.get("dispatch.earliest_time") or None
         self.latest = s.get("dispatch.latest_time") or "now"
+        # schedule_window lets the scheduler start a run late; splreplay runs every search
+        # on time (its windows then tile exactly as the cron times do).
         self.index_earliest = s.get("dispatch.index_earliest") or None
         self.index_latest = s.get("dispatch.index_latest") or None
         counttype = (s.get("counttype") or "").strip().lower()
@@ -219,7 +221,7 @@ class Backtest:
             names = []
             for n in app.saved_search_names():
                 s = app.confs["savedsearches"].get(n)
-                if parse_bool(s.get("is_scheduled"), False) and s.get("cron_schedule"):
+                if parse_bool(s.get("enableSched"), False) and s.get("cron_schedule"):
                     names.append(n)
         self.searches = [_Search(app, n, start, end) for n in names]
         self.delay = delay

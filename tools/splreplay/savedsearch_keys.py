@@ -1,7 +1,7 @@
 """The savedsearches.conf settings splreplay accepts: settings savedsearches.conf.spec
 (Admin Manual, "savedsearches.conf") defines. A saved search with any other setting is
-refused, naming it: Splunk ignores an unknown setting, so a typo there (``is_scheduled``
-misspelt, a dispatch window that never applies) would otherwise go unseen.
+refused, naming it: Splunk ignores an unknown setting, so a wrong name there (``is_scheduled``
+for ``enableSched``, a dispatch window that never applies) would otherwise go unseen.
 
 This is a minimal list of the spec's settings (the ones a scheduled alert uses and their
 neighbours), plus its pattern settings: ``action.<action_name>`` and
@@ -11,7 +11,7 @@ neighbours), plus its pattern settings: ``action.<action_name>`` and
 import re
 
 SPEC_KEYS = frozenset("""
-search description disabled is_scheduled is_visible cron_schedule schedule_window
+search description disabled enableSched is_visible cron_schedule schedule_window
 schedule_priority realtime_schedule allow_skew max_concurrent run_on_startup run_n_times
 restart_on_searchpeer_add counttype relation quantity alert_condition actions
 alert.digest_mode alert.expires alert.severity alert.suppress alert.suppress.fields
