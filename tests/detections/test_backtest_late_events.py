@@ -60,3 +60,31 @@ def test_case_alerts_once_with_late_events(policy_id, case_name, delay, geoip, t
     for want in expected:
         key = {k: want[k] for k in ("severity", "user")}
         assert any(not mismatches(key, row) for row in alerts), (want, alerts)
+
+
+SUPPORT_AND_READERS = ("TrailWatch - Support - Latest S3 posture",
+                       "TrailWatch - Support - Trail buckets",
+                       "TrailWatch - Support - Public route tables",
+                       "TrailWatch - S3 bucket is publicly accessible",
+                       "TrailWatch - CloudTrail configuration changes",
+                       "TrailWatch - Virtual private network changes")
+
+
+def test_support_searches_that_find_nothing_keep_their_lookups_usable(tmp_path):
+    # outputlookup with no results empties the lookup unless override_if_empty=false (Search
+    # Reference, outputlookup); a header-less lookup then fails every run of the detection
+    # that reads it. A day without posture snapshots, trails or routes must not do that.
+    _, _, records = load_cases("A01")[0]
+    path = str(tmp_path / "events.json")
+    with open(path, "w") as handle:
+        json.dump({"Records": records}, handle)
+    start = parse_time("2024-05-14T00:00:00Z")
+    replay = Replay(app_with_lookups("A01", str(tmp_path)), state_dir=str(tmp_path / "state"),
+                    warn=lambda m: None)
+    out = io.StringIO()
+    bt = Backtest(replay, list(SUPPORT_AND_READERS), start, start + 86400, IndexDelay(), out)
+    bt.run([path])
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert [x for x in lines if x["type"] == "error"] == []
+    runs = {x["search_name"]: x["runs"] for x in lines if x["type"] == "summary"}
+    assert all(runs[name] >= 1 for name in SUPPORT_AND_READERS), runs
