@@ -5,6 +5,8 @@
 #   ./build.sh test       run the whole test suite (builds first when the build is stale)
 #   ./build.sh inspect    run Splunk AppInspect (precert, cloud tag) on the package
 #   ./build.sh replay ... run the add-on's saved searches over CloudTrail files (tools/splreplay)
+#   ./build.sh backtest . run the scheduled saved searches as Splunk's scheduler would
+#                         (tools/splreplay/backtest.py: --events --from --to [--index-delay ...])
 #   ./build.sh bench      run the benchmarks under bench/ (JSON figures on stdout)
 #   ./build.sh demo       the demo story through the detections (demo-output/summary.json)
 #   ./build.sh docs       regenerate docs/detection-index.md from detections/
@@ -164,7 +166,11 @@ case "$cmd" in
         ensure_built
         PYTHONPATH="$ROOT/tools" exec "$PY" -m trailwatch_demo --app "$OUTPUT/$APP_ID" \
             --out "$ROOT/demo-output" "$@" ;;
+    backtest)
+        ensure_venv
+        ensure_built
+        PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay.backtest --app "$OUTPUT/$APP_ID" "$@" ;;
     clean) rm -rf "$OUTPUT" "$DIST" "$ROOT"/.build-staging* ;;
-    -h|--help|help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
 esac

@@ -114,7 +114,8 @@ def test_support_searches(saved):
     for name in SUPPORT:
         stanza = saved.get(name)
         assert stanza["disabled"] == "1" and stanza["enableSched"] == "1"
-        assert "| outputlookup trailwatch_" in stanza["search"]
+        # override_if_empty=false: a run that finds nothing keeps the lookup (and its header)
+        assert "| outputlookup override_if_empty=false trailwatch_" in stanza["search"]
         assert "inputlookup append=true" in stanza["search"]  # keeps what the admin listed
 
 

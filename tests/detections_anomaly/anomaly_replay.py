@@ -63,12 +63,17 @@ def record(t, name, source, user="alice", ip=PARIS, account=ACCOUNT, region="us-
     rec = {"eventVersion": "1.09", "userIdentity": identity,
            "eventTime": iso(t) if not isinstance(t, str) else t, "eventSource": source,
            "eventName": name, "awsRegion": region, "sourceIPAddress": ip,
-           "userAgent": "Mozilla/5.0", "requestParameters": req, "responseElements": resp,
-           "requestID": "req-%d" % _seq[0], "eventID": "evt-%08d" % _seq[0],
-           "readOnly": name.startswith(("Get", "List", "Describe")), "eventType": "AwsApiCall",
-           "managementEvent": True, "recipientAccountId": account, "eventCategory": "Management"}
+           "userAgent": "Mozilla/5.0"}
     if error:
+        # where CloudTrail writes them: before requestParameters (with the keys in the order
+        # AWS writes them, a large request leaves them inside the 5,000 bytes that automatic
+        # JSON extraction reads; appended at the end they used to fall outside it)
         rec["errorCode"], rec["errorMessage"] = error, "%s: denied" % error
+    rec.update({"requestParameters": req, "responseElements": resp,
+                "requestID": "req-%d" % _seq[0], "eventID": "evt-%08d" % _seq[0],
+                "readOnly": name.startswith(("Get", "List", "Describe")),
+                "eventType": "AwsApiCall", "managementEvent": True,
+                "recipientAccountId": account, "eventCategory": "Management"})
     rec.update(extra or {})
     return rec
 

@@ -295,17 +295,24 @@ B06 = "TrailWatch - Multiple failed login attempts"
 B06_HISTORY = daily(30, lambda t: [login(t, ip=PARIS), login(t + 60, ip=PARIS, ok=False)])
 ROOT = {"type": "Root", "arn": "arn:aws:iam::%s:root" % ACCOUNT, "accountId": ACCOUNT, "principalId": ACCOUNT}
 
+HIDDEN = {"type": "IAMUser", "principalId": "", "accountId": ACCOUNT,
+          "userName": "HIDDEN_DUE_TO_SECURITY_REASONS"}
 B06_POSITIVE = {
     "user_ten_failures": spread(T0, 10, lambda t: login(t, ip=PARIS, ok=False)),
     "spraying_five_users_one_ip": [login(T0 + 60 + i, "user%d" % i, NEW_YORK, ok=False) for i in range(5)],
     "ip_twenty_failures": [login(T0 + 60 + i, "u%d" % (i % 4), SYDNEY, ok=False) for i in range(20)],
     "root_five_in_15_minutes": [login(T0 + 60 + i * 60, "root", BERLIN, ok=False, identity=ROOT) for i in range(5)],
+    # CloudTrail hides user names that do not exist: each hidden name counts as one tried
+    "spraying_five_hidden_names_one_ip": [login(T0 + 60 + i, "x", NEW_YORK, ok=False, identity=HIDDEN)
+                                          for i in range(5)],
 }
 B06_NEGATIVE = {
     "few_failures": spread(T0, 3, lambda t: login(t, ip=PARIS, ok=False)),
     "successes": spread(T0, 30, lambda t: login(t, ip=PARIS)),
     "four_users_one_ip": [login(T0 + 60 + i, "user%d" % i, NEW_YORK, ok=False) for i in range(4)],
     "root_four_failures": [login(T0 + 60 + i * 60, "root", BERLIN, ok=False, identity=ROOT) for i in range(4)],
+    "four_hidden_names_one_ip": [login(T0 + 60 + i, "x", NEW_YORK, ok=False, identity=HIDDEN)
+                                 for i in range(4)],
 }
 
 

@@ -96,9 +96,14 @@ def test_bad_eval_in_props_is_a_config_error():
 
 def test_extract_in_props():
     app = bare_app(props="[aws:cloudtrail]\nKV_MODE=json\n"
-                         "EXTRACT-role = assumed-role/(?<role_name>[^/]+) in userIdentity.arn\n")
+                         "EXTRACT-role = assumed-role/(?<role_name>[^/]+) in userIdentity.arn\n"
+                         "EXTRACT-raw = assumed-role/(?<raw_role>[^/]+)\n")
     _, events = events_for(app, [ev(userIdentity={"arn": "arn:aws:sts::1:assumed-role/Ops/s"})])
-    assert events[0]["role_name"] == "Ops"
+    assert events[0]["raw_role"] == "Ops"
+    # Knowledge Manager Manual, "The sequence of search-time operations": inline EXTRACT-
+    # runs before automatic (KV_MODE=json) extraction, so a JSON field is not there yet for
+    # "in <field>" (the evaluator used to extract JSON first and found "Ops").
+    assert "role_name" not in events[0]
 
 
 MACROS = """

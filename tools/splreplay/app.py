@@ -15,7 +15,9 @@ import urllib.parse
 from .conf import load_conf, parse_bool
 from .errors import ConfigError, SplError, Unsupported
 from .evalexpr import parse_eval
-from .events import SOURCETYPE, base_event, flatten_json
+from .events import SOURCETYPE, base_event, cut_to_bytes, flatten_json, flatten_json_prefix
+from .limits import Limits
+from .savedsearch_keys import undefined_keys
 from .lookups import Lookups, Matcher
 from .searchexpr import compile_search_text
 from .values import normalise, text_of, values_of
@@ -47,13 +49,14 @@ class Context:
 
 
 class App:
-    def __init__(self, app_dir, state_dir=None, geoip=None, warn=None):
+    def __init__(self, app_dir, state_dir=None, geoip=None, warn=None, limits=None):
         if not os.path.isdir(app_dir):
             raise ConfigError("%s: the app folder does not exist (build the add-on first: "
                               "./build.sh)" % app_dir)
         self.dir = app_dir
         self.state_dir = state_dir
         self.geoip = geoip
+        self.limits = limits or Limits()
         self._warned = set()
         self._warn = warn or (lambda m: print("splreplay: warning: " + m, file=sys.stderr))
         self.confs = {name: load_conf(app_dir, name) for name in CONF_NAMES}
@@ -70,6 +73,10 @@ class App:
         return self.confs["savedsearches"].names()
 
     def saved_search(self, name):
+        return self.saved_search_settings(name)["search"]
+
+    def saved_search_settings(self, name):
+        """The saved search's settings ([default] applied), checked against the spec."""
         conf = self.confs["savedsearches"]
         stanza = conf.get(name) if name in conf.names() else None
         if stanza is None:
@@ -77,10 +84,15 @@ class App:
             raise ConfigError("no saved search named %r in savedsearches.conf (%s)"
                               % (name, "it has: " + "; ".join(names) if names
                                  else "it has none"))
+        bad = undefined_keys(stanza)
+        if bad:
+            raise ConfigError("saved search %r (%s): %s not defined by savedsearches.conf.spec"
+                              % (name, conf.origin.get(name, "savedsearches.conf"),
+                                 ", ".join(bad) + (" is" if len(bad) == 1 else " are")))
         text = stanza.get("search")
         if not text:
             raise ConfigError("saved search %r has no 'search' setting" % name)
-        return text
+        return stanza
 
     # ---- macros -----------------------------------------------------------------------
     def expand_macros(self, text, depth=0):
@@ -172,7 +184,9 @@ class App:
         if indexed not in ("", "json"):
             raise Unsupported("props [%s] INDEXED_EXTRACTIONS=%s is not implemented"
                               % (sourcetype, indexed))
-        copies = (1 if kv == "json" else 0) + (1 if indexed == "json" else 0)
+        # bit 1: KV_MODE=json (search time, cut at the extraction limit); bit 2:
+        # INDEXED_EXTRACTIONS=json (index time, whole record)
+        copies = (1 if kv == "json" else 0) | (2 if indexed == "json" else 0)
         if copies == 0 and kv != "none":
             if sourcetype != SOURCETYPE:
                 raise Unsupported("props [%s] sets neither KV_MODE=json nor "
@@ -207,6 +221,7 @@ class App:
         matchers = []
         for key, value in autolookups:
             matchers.append(self._auto_lookup(key, value))
+        _check_lookup_independence(autolookups, matchers)
         return (copies, trim, extracts, aliases, evals, matchers)
 
     def _classifiers(self):
@@ -271,7 +286,7 @@ class App:
         return Matcher(ldef, table, inputs, outputs, outputnew)
 
     def make_events(self, records):
-        """CloudTrail records -> Splunk events (newest first, as a search returns them)."""
+        """Records -> Splunk events (newest first, as a search returns them)."""
         events = []
         for n, (record, raw, source, where) in enumerate(records):
             ev = base_event(record, raw, source)
@@ -287,13 +302,13 @@ class App:
         through the search-time knowledge of its sourcetype, in Splunk's order."""
         (copies, trim, extracts, aliases, evals, matchers,
          eventtypes, tags) = self._props(ev.get("sourcetype", SOURCETYPE))
-        if copies:
-            for name, vals in flatten_json(record, trim).items():
-                if name in ev:
-                    continue
-                if copies == 2:
-                    vals = vals + vals
-                ev[name] = vals[0] if len(vals) == 1 else vals
+        kv, indexed = copies & 1, copies & 2
+        # INDEXED_EXTRACTIONS=json fields exist before any search-time operation.
+        full = flatten_json(record, trim) if (indexed or kv) else None
+        if indexed:
+            _add_json(ev, full)
+        # Search-time order ("The sequence of search-time operations", Knowledge Manager
+        # Manual): inline EXTRACT- first, then automatic (KV_MODE) extraction.
         for field, rx in extracts:
             src = ev.get(field)
             if src is None:
@@ -303,6 +318,11 @@ class App:
                 for k, v in m.groupdict().items():
                     if v is not None:
                         ev[k] = v
+        if kv:
+            # KV_MODE=json reads only the first [kv] maxchars / [spath] extraction_cutoff
+            # bytes of _raw (limits.conf.spec): keys after the cut are not extracted.
+            cut = cut_to_bytes(ev["_raw"], self.limits.json_cutoff)
+            _add_json(ev, full if cut is None else flatten_json_prefix(cut, trim), extra=indexed)
         for src, dst, asnew in aliases:
             v = ev.get(src)
             if asnew:
@@ -350,6 +370,23 @@ class App:
         return conf.get(name)
 
 
+_BASE_FIELDS = frozenset(("_raw", "_time", "host", "source", "sourcetype"))
+
+
+def _add_json(ev, fields, extra=False):
+    """Add extracted JSON fields; ``extra``: the event already holds one copy of each
+    (INDEXED_EXTRACTIONS and KV_MODE both json give every value twice, as in Splunk)."""
+    for name, vals in fields.items():
+        if name in _BASE_FIELDS:
+            continue
+        have = ev.get(name)
+        if have is not None:
+            if not extra:
+                continue
+            vals = values_of(have) + vals
+        ev[name] = vals[0] if len(vals) == 1 else vals
+
+
 def split_macro_args(text):
     args = []
     depth = 0
@@ -377,6 +414,22 @@ def split_macro_args(text):
         i += 1
     args.append("".join(cur).strip())
     return args
+
+
+def _check_lookup_independence(autolookups, matchers):
+    """Splunk does not guarantee the order in which automatic lookups run, so one that reads
+    a field another one writes gives order-dependent results: refused."""
+    written = {}
+    for (key, _), m in zip(autolookups, matchers):
+        for field in m.output_fields():
+            written.setdefault(field, key)
+    for (key, _), m in zip(autolookups, matchers):
+        for _src, field in m.inputs:
+            other = written.get(field)
+            if other is not None and other != key:
+                raise ConfigError("props [%s] %s reads %s, which %s writes: Splunk does not "
+                                  "guarantee the order of automatic lookups, so the result "
+                                  "would depend on it" % (SOURCETYPE, key, field, other))
 
 
 def _parse_extract(key, value):

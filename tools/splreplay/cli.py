@@ -1,5 +1,5 @@
 """Command line: ``python -m splreplay --app DIR --events PATH [--search NAME]... [--all]
-[--spl QUERY] [--now ISO8601] [--state DIR] [--geoip MMDB] [--format jsonl|table]``.
+[--spl QUERY] [--now ISO8601] [--state DIR] [--geoip MMDB] [--limits FILE] [--format jsonl|table]``.
 
 stdout carries only result rows (one JSON object per line with ``search_name``); every
 diagnostic goes to stderr. Exit codes: 0 the searches ran (whatever the number of rows);
@@ -11,6 +11,7 @@ import os
 import sys
 
 from .errors import ReplayError
+from .limits import Limits
 from .output import write_jsonl, write_table
 from .runner import Replay, parse_now
 
@@ -38,6 +39,8 @@ def build_parser():
     p.add_argument("--state", metavar="DIR", help="where outputlookup writes lookups (and "
                                                   "where lookups are read from first)")
     p.add_argument("--geoip", metavar="MMDB", help="a GeoIP2/GeoLite2 City database for iplocation")
+    p.add_argument("--limits", metavar="FILE",
+                   help="a limits.conf-shaped file overriding Splunk's default limits")
     p.add_argument("--format", choices=("jsonl", "table"), default="jsonl")
     return p
 
@@ -54,7 +57,8 @@ def main(argv=None):
     try:
         if args.state:
             os.makedirs(os.path.join(args.state, "lookups"), exist_ok=True)
-        replay = Replay(args.app, state_dir=args.state, geoip=args.geoip)
+        limits = Limits.from_file(args.limits) if args.limits else None
+        replay = Replay(args.app, state_dir=args.state, geoip=args.geoip, limits=limits)
         events = replay.load_events(args.events)
         now = parse_now(args.now) if args.now else replay.default_now(events)
         names = list(replay.app.saved_search_names()) if args.all else list(args.search)

@@ -17,6 +17,7 @@ import datetime
 import gzip
 import json
 import os
+import re
 
 from .errors import InputError
 
@@ -60,6 +61,103 @@ def flatten_json(obj, trim_braces=False):
 
     walk(obj, "")
     return out
+
+
+class _Cut(Exception):
+    """The text ends before the value does."""
+
+
+_NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
+_WS = re.compile(r"[ \t\n\r]*")
+_LITERALS = (("true", True), ("false", False), ("null", None))
+
+
+def flatten_json_prefix(text, trim_braces=False):
+    """Splunk JSON field extraction of the start of a JSON document that may be cut short.
+
+    Every scalar that is complete within ``text`` is extracted (with the same naming as
+    ``flatten_json``); extraction stops at the first value the text cuts through, which is
+    what a byte limit on extraction does to the keys after it."""
+    out = {}
+    brace = "" if trim_braces else "{}"
+    end = len(text)
+
+    def ws(i):
+        return _WS.match(text, i).end()
+
+    def emit(name, value):
+        if name:
+            out.setdefault(name, []).append(_scalar_text(value))
+
+    def value(i, name):
+        i = ws(i)
+        if i >= end:
+            raise _Cut()
+        c = text[i]
+        if c == "{":
+            i = ws(i + 1)
+            if i < end and text[i] == "}":
+                return i + 1
+            while True:
+                i = ws(i)
+                if i >= end or text[i] != '"':
+                    raise _Cut()
+                try:
+                    key, i = json.decoder.scanstring(text, i + 1)
+                except ValueError:
+                    raise _Cut() from None
+                i = ws(i)
+                if i >= end or text[i] != ":":
+                    raise _Cut()
+                i = value(i + 1, name + "." + key if name else key)
+                i = ws(i)
+                if i >= end:
+                    raise _Cut()
+                if text[i] == "}":
+                    return i + 1
+                i += 1  # ","
+        if c == "[":
+            i = ws(i + 1)
+            if i < end and text[i] == "]":
+                return i + 1
+            while True:
+                i = ws(value(i, name + brace))
+                if i >= end:
+                    raise _Cut()
+                if text[i] == "]":
+                    return i + 1
+                i += 1  # ","
+        if c == '"':
+            try:
+                s, i = json.decoder.scanstring(text, i + 1)
+            except ValueError:
+                raise _Cut() from None
+            emit(name, s)
+            return i
+        for word, val in _LITERALS:
+            if text.startswith(word, i):
+                emit(name, val)
+                return i + len(word)
+        m = _NUMBER.match(text, i)
+        if not m or m.end() >= end:  # a number the cut may have shortened
+            raise _Cut()
+        emit(name, json.loads(m.group(0)))
+        return m.end()
+
+    try:
+        value(0, "")
+    except (_Cut, RecursionError):
+        pass
+    return out
+
+
+def cut_to_bytes(text, limit):
+    """The longest prefix of ``text`` whose UTF-8 encoding fits in ``limit`` bytes, or None
+    when the whole text fits."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return None
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def parse_time(text):

@@ -2,7 +2,7 @@
 
 - ``match_type = WILDCARD(field), CIDR(field)``; other fields match exactly;
 - ``case_sensitive_match`` (default true) applies to exact and wildcard matching;
-- ``max_matches`` (default 1000 for file lookups), ``min_matches`` + ``default_match``;
+- ``max_matches`` (default 100, transforms.conf.spec), ``min_matches`` + ``default_match``;
 - matches are taken in file order; a multivalue input looks up each value;
 - an empty CSV cell is no value; a cell with line breaks is a multivalue value (that is how
   ``outputlookup`` writes multivalue fields here).
@@ -91,7 +91,9 @@ class LookupDef:
                 raise Unsupported("lookup %r uses %s, which splreplay does not implement"
                                   % (name, key))
         self.case_sensitive = parse_bool(settings.get("case_sensitive_match"), True)
-        self.max_matches = int(settings.get("max_matches") or 1000)
+        # transforms.conf.spec max_matches: "Default: 100 if the lookup is not temporal"
+        # (splreplay refuses temporal lookups), matches taken in file order.
+        self.max_matches = int(settings.get("max_matches") or 100)
         self.min_matches = int(settings.get("min_matches") or 0)
         self.default_match = settings.get("default_match")
         self.match_types = {}
@@ -172,6 +174,9 @@ class Lookups:
 class Matcher:
     """Applies one lookup definition: input field pairs -> output fields per event."""
 
+    def output_fields(self):
+        return [dst for _, dst in self.outputs]
+
     def __init__(self, ldef, table, inputs, outputs, outputnew):
         self.ldef = ldef
         self.table = table
@@ -189,7 +194,7 @@ class Matcher:
                 if lf not in table.header:
                     raise SearchRuntimeError("lookup %r has no output field %r (fields: %s)"
                                              % (ldef.name, lf, ", ".join(table.header)))
-        self.outputs = outputs
+        self.outputs = outputs  # [(lookup_field, event_field)]
         self.cs = ldef.case_sensitive
         kinds = [ldef.match_types.get(lf, "EXACT") for lf, _ in inputs]
         self.kinds = kinds

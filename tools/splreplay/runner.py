@@ -23,8 +23,8 @@ def parse_now(text):
 
 
 class Replay:
-    def __init__(self, app_dir, state_dir=None, geoip=None, warn=None):
-        self.app = App(app_dir, state_dir=state_dir, geoip=geoip, warn=warn)
+    def __init__(self, app_dir, state_dir=None, geoip=None, warn=None, limits=None):
+        self.app = App(app_dir, state_dir=state_dir, geoip=geoip, warn=warn, limits=limits)
 
     def load_events(self, paths):
         return self.app.make_events(load_records(paths))

@@ -6,6 +6,7 @@ import re
 
 from .. import timeutil
 from ..errors import SearchRuntimeError, SplError, Unsupported
+from ..events import cut_to_bytes, flatten_json_prefix
 from ..evalexpr import BOOL, NUM, STR, assign_value, parse_assignments, parse_eval, pcre_to_python, truth
 from ..jsonpath import compile_path, extract, extract_all
 from ..searchexpr import compile_search
@@ -400,6 +401,11 @@ class Mvexpand(Command):
         out = []
         for r in rows:
             v = r.get(self.field)
+            if v is None:
+                # A result without the field is dropped: mvexpand makes one result per
+                # value, and a missing field has none (Splunk's mvexpand removes such
+                # results; fillnull the field first to keep them).
+                continue
             if not isinstance(v, list):
                 out.append(r)
                 continue
@@ -424,6 +430,7 @@ class Spath(Command):
         self.path = opts.get("path")
         self.steps = compile_path(self.path) if self.path else None
         self.output = opts.get("output", self.path)
+        self.cutoff = ctx.app.limits.get("spath", "extraction_cutoff")
         if self.output and not self.path:
             raise Unsupported("spath: output= without path= is not implemented", args.tok.pos)
 
@@ -434,7 +441,11 @@ class Spath(Command):
                 continue
             text = text_of(values_of(src)[0])
             if self.steps is None:
-                for k, vals in extract_all(text).items():
+                # limits.conf [spath] extraction_cutoff: extract-all reads only the first
+                # <extraction_cutoff> bytes of the input.
+                cut = cut_to_bytes(text, self.cutoff)
+                found = extract_all(text) if cut is None else flatten_json_prefix(cut)
+                for k, vals in found.items():
                     r[k] = vals[0] if len(vals) == 1 else vals
                 continue
             v = extract(text, self.steps)

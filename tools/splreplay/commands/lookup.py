@@ -177,11 +177,10 @@ class Iplocation(Command):
             for n in names:
                 x = info.get(n)
                 key = self.prefix + n
-                if x is None or x == "":
-                    # Splunk writes empty strings for unknown parts; keep them absent
-                    r.pop(key, None)
-                else:
-                    r[key] = x
+                # Splunk's iplocation writes every field it adds, with an empty string for
+                # a part the database does not know (a private address gets all of them
+                # empty): "" is a value, not null, so isnull() and coalesce() do not skip it.
+                r[key] = "" if x is None else x
         return rows
 
 

@@ -9,8 +9,11 @@ Semantics:
 - no ``by`` and no input: one row where ``count``/``dc`` are 0 and the others absent;
 - ``sum``/``avg``/``stdev``... use numeric values only; ``min``/``max`` use numeric values
   when there are any, else text order; ``values`` is distinct and text-sorted, ``list``
-  keeps order (at most 100); ``median`` and ``perc<N>``/``p<N>``/``exactperc<N>`` are exact
-  with linear interpolation (Splunk's ``perc`` is approximate above 1,000 distinct values);
+  keeps order (at most 100); ``perc<N>``/``p<N>``/``upperperc<N>`` take the nearest rank,
+  ``median`` the higher of the two middle values, ``exactperc<N>`` interpolates linearly;
+- eventstats adds its fields to the first ``[eventstats] maxresultrows`` results only;
+- streamstats without ``window=``/``time_window=`` uses a window of ``[stats]
+  max_stream_window`` events (limits.conf), and ``window=`` is capped by it;
 - ``<fn>(eval(<expr>))`` must be renamed with AS, as Splunk requires.
 streamstats ``time_window=<span>``: each result's statistics cover the results before it (and
 itself with ``current=true``) of its by-group whose ``_time`` is less than ``<span>`` away from
@@ -156,6 +159,7 @@ class Range(_Numeric):
 
 
 def _percentile(nums, pct):
+    """Exact percentile with linear interpolation between the closest ranks (exactperc)."""
     if not nums:
         return None
     s = sorted(nums)
@@ -170,17 +174,38 @@ def _percentile(nums, pct):
         isinstance(x, int) for x in s) else r
 
 
+def _nearest_rank(nums, pct):
+    """perc<N>/p<N>/upperperc<N>: the Search Reference ("Statistical and charting functions",
+    perc): with fewer than 1,000 distinct values Splunk uses the nearest-rank method, the
+    value at rank ceil(N/100 x count) of the sorted values. Above 1,000 distinct values
+    Splunk approximates (t-digest); splreplay stays with nearest rank (README)."""
+    if not nums:
+        return None
+    s = sorted(nums)
+    rank = int(math.ceil(pct / 100.0 * len(s)))
+    return s[min(max(rank, 1), len(s)) - 1]
+
+
 @stats_function("median")
 class Median(_Numeric):
+    """The Search Reference (median): with an even number of values the median is "the
+    higher of the two values" in the middle, not their mean."""
+
     def result(self):
-        return _percentile(self.nums, 50)
+        if not self.nums:
+            return None
+        s = sorted(self.nums)
+        return s[len(s) // 2]
 
 
 class Perc(_Numeric):
     pct = 50.0
+    exact = False
 
     def result(self):
-        return _percentile(self.nums, self.pct)
+        if self.exact:
+            return _percentile(self.nums, self.pct)
+        return _nearest_rank(self.nums, self.pct)
 
 
 class _MinMax(Agg):
@@ -354,7 +379,8 @@ def lookup_function(name, pos):
         pct = float(m.group(1))
         if not 0 <= pct <= 100:
             raise SplError("percentile out of range: %s" % name, pos)
-        return type("Perc_" + m.group(1), (Perc,), {"pct": pct, "needs_field": True})
+        return type("Perc_" + m.group(1), (Perc,), {"pct": pct, "needs_field": True,
+                                                    "exact": name.startswith("exactperc")})
     raise Unsupported("stats function %s() is not implemented by splreplay" % name, pos)
 
 
@@ -545,11 +571,16 @@ class Stats(Command):
 class Eventstats(Command):
     def __init__(self, args, ctx):
         self.specs, self.by, _ = parse_aggregations(args, ctx, {})
+        self.max_rows = ctx.app.limits.get("eventstats", "maxresultrows")
 
     def run(self, rows):
-        groups = aggregate(rows, self.specs, self.by)
+        # limits.conf [eventstats] maxresultrows; the eventstats manual page: past its
+        # limits "the eventstats command processor stops adding the requested fields to the
+        # search results". The results past the limit neither count nor get fields.
+        kept = rows[:self.max_rows]
+        groups = aggregate(kept, self.specs, self.by)
         results = {k: g.results(self.specs) for k, g in groups.items()}
-        for r in rows:
+        for r in kept:
             keys = group_keys(r, self.by) if self.by else [()]
             if not keys:
                 continue
@@ -581,7 +612,10 @@ class Streamstats(Command):
                    "reset_on_change": to_bool, "time_window": to_str}
         pos = args.tok.pos
         self.specs, self.by, opts = parse_aggregations(args, ctx, allowed)
+        self.max_window = ctx.app.limits.get("stats", "max_stream_window")
         self.window = opts.get("window", 0)
+        if self.window < 0:
+            raise SplError("streamstats: window= must be 0 or more", pos)
         self.current = opts.get("current", True)
         if opts.get("reset_on_change"):
             raise Unsupported("streamstats: reset_on_change is not implemented", args.tok.pos)
@@ -644,7 +678,11 @@ class Streamstats(Command):
         if self.time_window is not None:
             return self._run_time_window(rows)
         specs = self.specs
-        state = {}
+        # window=0 (the default) means "all earlier results", but at most [stats]
+        # max_stream_window of them (the streamstats manual page and limits.conf.spec); a
+        # larger window= is capped the same way.
+        size = min(self.window, self.max_window) if self.window else self.max_window
+        running = {}  # group -> (_Group over every result so far, count of them)
         windows = collections.defaultdict(collections.deque)
         for r in rows:
             keys = group_keys(r, self.by) if self.by else [()]
@@ -653,30 +691,29 @@ class Streamstats(Command):
                     raise Unsupported("streamstats by a multivalue field is not implemented")
                 continue
             tk = _key_text(keys[0])
-            if self.window:
-                win = windows[tk]
-                if self.current:
-                    win.append(r)
-                    while len(win) > self.window:
-                        win.popleft()
-                g = _Group(keys[0], specs)
-                for past in win:
-                    g.add(specs, past)
-                res = g.results(specs)
-                if not self.current:
-                    win.append(r)
-                    while len(win) > self.window:
-                        win.popleft()
+            win = windows[tk]
+            g, n = running.get(tk) or (_Group(keys[0], specs), 0)
+            seen = dict(r)  # as it came in, before this command adds its fields
+            if self.current:
+                win.append(seen)
+                if len(win) > size:
+                    win.popleft()
+                g.add(specs, seen)
+                n += 1
+            if n <= size:
+                res = g.results(specs)  # the window still holds every earlier result
             else:
-                g = state.get(tk)
-                if g is None:
-                    g = state[tk] = _Group(keys[0], specs)
-                if self.current:
-                    g.add(specs, r)
-                    res = g.results(specs)
-                else:
-                    res = g.results(specs)
-                    g.add(specs, r)
+                w = _Group(keys[0], specs)
+                for past in win:
+                    w.add(specs, past)
+                res = w.results(specs)
+            if not self.current:
+                win.append(seen)
+                if len(win) > size:
+                    win.popleft()
+                g.add(specs, seen)
+                n += 1
+            running[tk] = (g, n)
             for name, v in res:
                 if v is None:
                     r.pop(name, None)

@@ -1,0 +1,125 @@
+"""Benchmark: a generated day of CloudTrail events through every scheduled saved search of the
+built add-on, with the scheduler-faithful backtest (tools/splreplay/backtest.py).
+
+    ./build.sh bench            (all benchmarks; this one with 1,000,000 events)
+    PYTHONPATH=tools .venv/bin/python bench/bench_backtest.py [--events N] [--seed N]
+
+The day is written as one JSON-lines file in time order (streamed: the generator holds one
+record at a time), then backtested from 00:00 to 24:00 with index delays p50=3m, p99=14m,
+max=30m. Prints one JSON object: events, wall time (generation and backtest), peak resident
+memory of this process and of the search command subprocesses, events evaluated (the sum
+over runs of the events each run's windows selected), runs, alerts and the most events held
+at once. No timing is asserted anywhere.
+"""
+import argparse
+import json
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+
+from splreplay.backtest import Backtest, IndexDelay  # noqa: E402
+from splreplay.runner import Replay  # noqa: E402
+
+APP = os.path.join(ROOT, "output", "TA-trailwatch")
+DAY = 1715644800  # 2024-05-14T00:00:00Z
+ACCOUNT = "111122223333"
+
+# (eventSource, eventName, weight): mostly reads, as in a real account's management events
+CALLS = [("ec2.amazonaws.com", "DescribeInstances", 30), ("s3.amazonaws.com", "ListBuckets", 10),
+         ("sts.amazonaws.com", "GetCallerIdentity", 10), ("sts.amazonaws.com", "AssumeRole", 12),
+         ("iam.amazonaws.com", "ListRoles", 6), ("kms.amazonaws.com", "Decrypt", 12),
+         ("signin.amazonaws.com", "ConsoleLogin", 2), ("ec2.amazonaws.com", "RunInstances", 2),
+         ("ec2.amazonaws.com", "TerminateInstances", 1), ("s3.amazonaws.com", "DeleteObjects", 1),
+         ("ec2.amazonaws.com", "AuthorizeSecurityGroupIngress", 1),
+         ("iam.amazonaws.com", "AttachUserPolicy", 1), ("s3.amazonaws.com", "PutBucketAcl", 1),
+         ("cloudtrail.amazonaws.com", "UpdateTrail", 1)]
+
+
+def record(rng, t, i):
+    source, name = rng.choices([(s, n) for s, n, _ in CALLS], [w for _, _, w in CALLS])[0]
+    user = "user%03d" % rng.randrange(300)
+    ip = "203.0.113.%d" % rng.randrange(256) if rng.random() < 0.4 else \
+        "198.51.100.%d" % rng.randrange(256)
+    req = {"instancesSet": {"items": [{"instanceId": "i-%08x" % rng.randrange(1 << 32)}]}} \
+        if "Instances" in name else {"bucketName": "bucket-%02d" % rng.randrange(50)}
+    rec = {"eventVersion": "1.09",
+           "userIdentity": {"type": "IAMUser", "principalId": "AIDA" + user.upper(),
+                            "arn": "arn:aws:iam::%s:user/%s" % (ACCOUNT, user),
+                            "accountId": ACCOUNT, "userName": user},
+           "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+           "eventSource": source, "eventName": name, "awsRegion": "us-east-1",
+           "sourceIPAddress": ip, "userAgent": "aws-cli/2.15.30"}
+    if rng.random() < 0.03:
+        rec["errorCode"], rec["errorMessage"] = "AccessDenied", "not authorized"
+    rec.update({"requestParameters": req, "responseElements": None,
+                "requestID": "req-%d" % i, "eventID": "bench-%08d" % i,
+                "readOnly": name.startswith(("Describe", "List", "Get")),
+                "eventType": "AwsConsoleSignIn" if name == "ConsoleLogin" else "AwsApiCall",
+                "managementEvent": True, "recipientAccountId": ACCOUNT,
+                "eventCategory": "Management"})
+    if name == "ConsoleLogin":
+        rec["responseElements"] = {"ConsoleLogin": "Failure" if "errorCode" in rec else "Success"}
+    return rec
+
+
+def generate(path, n, seed):
+    rng = random.Random(seed)
+    step = 86400.0 / n
+    with open(path, "w") as handle:
+        for i in range(n):
+            handle.write(json.dumps(record(rng, DAY + int(i * step), i)) + "\n")
+
+
+class _Count:
+    def __init__(self):
+        self.alerts = 0
+
+    def write(self, text):
+        self.alerts += text.count('"type": "alert"')
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--events", type=int, default=1000000)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    if not os.path.isdir(APP):
+        sys.exit("bench_backtest: build the add-on first (./build.sh)")
+    with tempfile.TemporaryDirectory(prefix="tw-bench-backtest-") as tmp:
+        events = os.path.join(tmp, "day.jsonl")
+        t0 = time.time()
+        generate(events, args.events, args.seed)
+        t1 = time.time()
+        replay = Replay(APP, state_dir=os.path.join(tmp, "state"), warn=lambda m: None)
+        os.makedirs(os.path.join(tmp, "state", "lookups"))
+        sink = _Count()
+        bt = Backtest(replay, [], DAY, DAY + 86400, IndexDelay("p50=3m,p99=14m,max=30m", args.seed),
+                      sink)
+        bt.run([events])
+        t2 = time.time()
+    runs = sum(s.stats["runs"] for s in bt.searches)
+    print(json.dumps({
+        "benchmark": "backtest of every scheduled saved search over a generated day",
+        "events": args.events,
+        "searches": len(bt.searches),
+        "runs": runs,
+        "events_evaluated": bt.evaluated,
+        "alerts": sink.alerts,
+        "failed_runs": sum(s.stats["errors"] for s in bt.searches),
+        "most_events_held": bt.peak_held,
+        "generate_seconds": round(t1 - t0, 1),
+        "backtest_seconds": round(t2 - t1, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+        "peak_rss_children_mb": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()
