@@ -62,8 +62,10 @@ from command_protocol import overlay_app  # noqa: E402
 
 CONTENT = load_all()
 BY_NAME = {d.name: d for d in CONTENT}
-# policy id -> (folder under detections/, saved search), for every detection
-POLICIES = {d.policy_id: (d.folder, d.name) for d in CONTENT if d.kind == "detection"}
+# policy id -> (folder under detections/, saved search), for every detection (A, B and C)
+DETECTIONS = {d.policy_id: (d.folder, d.name) for d in CONTENT if d.kind == "detection"}
+# the same for the activity and file policies (A01-A10, C01), searched by index time
+POLICIES = {pid: v for pid, v in DETECTIONS.items() if pid[0] in "AC"}
 # keys of a case and of one of its setup steps; a case with a SOLO_KEYS key runs on its own
 CASE_KEYS = ("about", "expect", "now", "setup", "lookups")
 SOLO_KEYS = ("now", "setup", "lookups")
@@ -101,7 +103,7 @@ SEVERITIES = ("informational", "low", "medium", "high", "critical")
 
 
 def policy_dir(policy_id):
-    return POLICIES[policy_id][0]
+    return DETECTIONS[policy_id][0]
 
 
 def load_cases(policy_id):
@@ -220,7 +222,7 @@ def run_policy(policy_id, geoip, work):
     if not paths:
         return []
     app = app_with_lookups(policy_id, work)
-    return replay(paths, [POLICIES[policy_id][1]], geoip=geoip, app=app,
+    return replay(paths, [DETECTIONS[policy_id][1]], geoip=geoip, app=app,
                   state=os.path.join(work, "state"))
 
 
@@ -234,6 +236,7 @@ def _records_file(work, name, records):
 def run_alone(policy_id, case, records, geoip, work):
     """The rows of the policy's search over one case run on its own: its lookups, its setup
     steps in order and then the detection, all sharing a fresh --state folder."""
+    os.makedirs(work, exist_ok=True)
     app = app_with_lookups(policy_id, work, case.get("lookups"))
     state = os.path.join(work, "state")
     for n, step in enumerate(case.get("setup", []), 1):
@@ -241,7 +244,7 @@ def run_alone(policy_id, case, records, geoip, work):
         replay(_records_file(work, "setup%d" % n, step["Records"]),
                [names] if isinstance(names, str) else names,
                geoip=geoip, app=app, state=state, now=step["now"])
-    return replay(_records_file(work, "case", records), [POLICIES[policy_id][1]], geoip=geoip,
+    return replay(_records_file(work, "case", records), [DETECTIONS[policy_id][1]], geoip=geoip,
                   app=app, state=state, now=case.get("now"))
 
 
