@@ -217,7 +217,7 @@ def replay(events, searches=(), geoip=None, app=APP_DIR, state=None, spl=None, n
 
 def run_policy(policy_id, geoip, work):
     """The rows of one run of the policy's search over all its cases that do not run alone."""
-    paths = [path for path, (_, case, _) in zip(case_files(policy_id), load_cases(policy_id))
+    paths = [path for path, (_, case, _) in zip(case_files(policy_id), load_cases(policy_id), strict=True)
              if not runs_alone(case)]
     if not paths:
         return []
