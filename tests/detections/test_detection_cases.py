@@ -28,6 +28,25 @@ def test_policy_has_enough_cases(policy_id):
                 "%s: say at least which severity and which user the alert has" % name
 
 
+def test_malformed_cases_are_named():
+    step = {"search": "TrailWatch - Baseline - User activity", "now": "2024-03-05T09:59:00Z",
+            "Records": []}
+    good = {"about": "x", "expect": [], "now": "2024-03-05T11:00:00Z", "setup": [step],
+            "lookups": {"trailwatch_allowlist.csv": "policy_id,user,target,aws_account_id,reason\n"}}
+    assert case_problems(good, []) == [] and runs_alone(good)
+    assert not runs_alone({"about": "x", "expect": []})
+    bad = dict(good, expects=[], now="yesterday", lookups={"../allowlist.csv": "x"},
+               setup=[dict(step, search="TrailWatch - Baseline - Nothing", when="now"),
+                      {"search": [step["search"]], "now": "2024-03-05", "Records": {}}])
+    problems = case_problems(bad, {})
+    for text in ("unknown key 'expects'", "now 'yesterday' is not an ISO 8601 time",
+                 "Records must be a list", "setup step 1: unknown key 'when'",
+                 "setup step 1: search 'TrailWatch - Baseline - Nothing' is not a saved search",
+                 "setup step 2: now '2024-03-05' is not an ISO 8601 time",
+                 "setup step 2: Records must be a list", "lookups: '../allowlist.csv'"):
+        assert any(text in p for p in problems), (text, problems)
+
+
 @pytest.mark.parametrize("policy_id,case_name", CASES, ids=["%s/%s" % c for c in CASES])
 def test_case(policy_id, case_name, policy_runs, folder_geoip, tmp_path):
     case, records = next((c, r) for n, c, r in load_cases(policy_id) if n == case_name)
