@@ -1,10 +1,10 @@
 """Detection tests: the saved searches of the built add-on replayed over labelled CloudTrail
 cases with splreplay, exactly as `./build.sh replay` runs it.
 
-Each policy has a folder `<id>_<name>/` with `cases/*.json`: a CloudTrail log file
+Each detection's folder under detections/ has `cases/*.json`: a CloudTrail log file
 (`{"Records": [...]}`) plus a `case` key replay ignores, holding what the search must output
-(see detection_cases.py). An optional `lookups/` folder replaces the add-on's lookups of the
-same name for that policy's run (e.g. the admin's risky IP ranges for A05).
+and, where needed, the time of the run, setup runs (baselines) and lookups; the folder may add
+`lookups/*.csv` and `geoip.json` (the format: detection_cases.py).
 """
 import os
 import sys
@@ -25,13 +25,27 @@ def geoip(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def policy_runs(geoip, tmp_path_factory):
-    """Replays each policy's cases once (lazily) and keeps the rows: {policy_id: rows}."""
+def folder_geoip(tmp_path_factory):
+    """The test GeoIP database of each policy folder, written once: policy_id -> path."""
+    cache = {}
+
+    def database(policy_id):
+        if policy_id not in cache:
+            path = str(tmp_path_factory.mktemp("geoip-" + policy_id) / "city.mmdb")
+            cache[policy_id] = detection_cases.write_geoip(
+                path, detection_cases.folder_places(policy_id))
+        return cache[policy_id]
+    return database
+
+
+@pytest.fixture(scope="session")
+def policy_runs(folder_geoip, tmp_path_factory):
+    """Replays each policy's batched cases once (lazily) and keeps the rows: {policy_id: rows}."""
     cache = {}
 
     def run(policy_id):
         if policy_id not in cache:
             work = str(tmp_path_factory.mktemp("replay-" + policy_id))
-            cache[policy_id] = detection_cases.run_policy(policy_id, geoip, work)
+            cache[policy_id] = detection_cases.run_policy(policy_id, folder_geoip(policy_id), work)
         return cache[policy_id]
     return run
