@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the CloudTrail S3/SQS ingestion path (issue 4).  Prints one JSON object
+"""Benchmark of the CloudTrail S3/SQS ingestion path .  Prints one JSON object
 per figure: ``name``, ``value``, ``unit`` and, where they apply, ``limit`` and ``ratio``.
 
 From gzip bytes of CloudTrail log files to the modular-input XML stream, measured in one run
@@ -14,7 +14,7 @@ on the same bytes, one core, three ways:
   ``Event`` + ``EventWriter`` to a null stream.
 
 Variants run interleaved for several rounds; the best round of each counts (the machine is
-shared: the minimum is the least disturbed).  Data: ``../shared/data/aws-cloudtrail-sample``
+shared: the minimum is the least disturbed).  Data: the CloudTrail sample folder (tools/cloudtrail_sample.py)
 (its log files, each gzip-compressed as CloudTrail delivers them, replicated to the target
 size) when present, else generated records; the ``data`` field of every figure says which.
 
@@ -39,7 +39,10 @@ import tracemalloc
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT = os.path.join(ROOT, "output", "TA-trailwatch")
-SAMPLE_DIR = os.path.join(os.path.dirname(ROOT), "shared", "data", "aws-cloudtrail-sample")
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+from cloudtrail_sample import sample_dir  # noqa: E402
+
+SAMPLE_DIR = sample_dir()
 
 def _wait_for_build(seconds=120):
     """Other sessions may be rebuilding output/ (build.sh starts with rm -rf): wait a bit."""

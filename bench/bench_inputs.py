@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the four modular inputs run as Splunk runs them (issue 4): the built
+"""Benchmark of the four modular inputs run as Splunk runs them: the built
 add-on's input scripts as child processes, input definition XML on stdin, the XML event
 stream read back from stdout; splunkd answered by the test double (tests/splunkd_double),
 AWS by moto on 127.0.0.1, LookupEvents by the rate-limited loopback fake of

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_replay.py [--events N] [--synthetic]
 
-Events are replicated (and re-timed) from ../shared/data/aws-cloudtrail-sample when it is
+Events are replicated (and re-timed) from the CloudTrail sample folder (tools/cloudtrail_sample.py) when it is
 present, else generated; the output says which. The search runs through the splreplay
 fixture app (tests/splreplay/fixtures/app: macros, props with aliases, calculated fields,
 an automatic CIDR lookup, eventtypes and tags). Prints one JSON object with the figures.
@@ -21,9 +21,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
+from cloudtrail_sample import sample_dir  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 
-SHARED = os.path.join(os.path.dirname(ROOT), "shared", "data", "aws-cloudtrail-sample")
+SHARED = sample_dir()
 APP = os.path.join(ROOT, "tests", "splreplay", "fixtures", "app")
 
 SEARCH = (
@@ -85,7 +86,7 @@ def build_records(n, synthetic):
     rng = random.Random(7)
     base = [] if synthetic else shared_records()
     source = "replicated from %s (%d records)" % (SHARED, len(base)) if base else \
-        "generated synthetic CloudTrail records (../shared/data not present or --synthetic)"
+        "generated synthetic CloudTrail records (CloudTrail sample not present, or --synthetic)"
     start = 1709596800  # 2024-03-05T00:00:00Z
     out = []
     for i in range(n):
@@ -100,7 +101,7 @@ def build_records(n, synthetic):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=100000)
-    ap.add_argument("--synthetic", action="store_true", help="do not use ../shared/data")
+    ap.add_argument("--synthetic", action="store_true", help="do not use the CloudTrail sample")
     args = ap.parse_args()
     records, source = build_records(args.events, args.synthetic)
     with tempfile.TemporaryDirectory() as tmp:

@@ -11,12 +11,13 @@ import shutil
 import pytest
 
 import cim_check
+from cloudtrail_sample import sample_dir
 from splreplay.runner import Replay
 from splreplay.values import text_of, values_of
 
 APP_DIR = os.path.join(cim_check.ROOT, "output", "TA-trailwatch")
 DOC = os.path.join(cim_check.ROOT, "docs", "cim.md")
-SAMPLE = os.path.join(os.path.dirname(cim_check.ROOT), "shared", "data", "aws-cloudtrail-sample")
+SAMPLE = sample_dir()
 # CloudTrail records of the project's own tests (detection cases, identity shapes).
 PROJECT_DATA = ("tests/detections/*/cases/*.json", "tests/detections/knowledge/*.json",
                 "detections/*/cases/*.json")

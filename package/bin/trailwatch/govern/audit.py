@@ -1,6 +1,6 @@
 """The governance audit event (sourcetype trailwatch:action), one per target and outcome.
 
-Fields (DESIGN.md "Contracts"): action, target, aws_account_id, outcome, reason, before,
+Fields (docs/governance.md): action, target, aws_account_id, outcome, reason, before,
 after, rollback, alert_policy, search_name, sid, dry_run; plus action_id (what undo takes),
 plan, error_code, account, and Splunk Enterprise Security's adaptive-response fields
 (orig_sid, orig_rid, orig_action_name, action_name, action_status) so ES shows the result on
