@@ -85,14 +85,17 @@ class CommandProcess(object):
         body = self.proc.stdout.read(int(match.group(2))).decode("utf-8")
         return Answer(json.loads(meta.decode("utf-8")) if meta else {}, body)
 
-    def getinfo(self, args=()):
+    def getinfo(self, args=(), splunkd=None):
+        """``splunkd``: a started SplunkdDouble the command may call (its KV store, ...);
+        without it the command gets an address where nothing answers."""
         raw = list(args)
+        uri, key = (splunkd.uri, splunkd.session_key) if splunkd else ("https://127.0.0.1:8089", "none")
         search = "| %s %s" % (self.command, " ".join(raw))
         self.send({"action": "getinfo", "preview": False, "streaming_command_will_restart": False,
                    "searchinfo": {"args": list(args), "raw_args": raw, "dispatch_dir": self.dispatch,
                                   "sid": "test_1", "app": "TA-trailwatch", "owner": "admin",
-                                  "username": "admin", "session_key": "none",
-                                  "splunkd_uri": "https://127.0.0.1:8089", "splunk_version": "9.4.0",
+                                  "username": "admin", "session_key": key,
+                                  "splunkd_uri": uri, "splunk_version": "9.4.0",
                                   "search": urllib.parse.quote(search), "command": self.command,
                                   "maxresultrows": 50000, "earliest_time": "0",
                                   "latest_time": "1800000000.000"}})
@@ -123,11 +126,11 @@ class CommandProcess(object):
         return self.stderr.read().decode("utf-8", "replace")
 
 
-def run_command(script, args, rows, python=None, chunk=50000, app_dir=None):
+def run_command(script, args, rows, python=None, chunk=50000, app_dir=None, splunkd=None):
     """getinfo + execute(rows in chunks) + close; returns (info, [answers], process)."""
     proc = CommandProcess(script, python=python, app_dir=app_dir)
     try:
-        info = proc.getinfo(args)
+        info = proc.getinfo(args, splunkd=splunkd)
         answers = []
         if info is not None and not info.errors():
             batches = [rows[i:i + chunk] for i in range(0, len(rows), chunk)] or [[]]

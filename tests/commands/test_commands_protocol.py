@@ -1,10 +1,13 @@
 """The three commands as splunkd runs them: the built add-on's scripts in a subprocess,
 search command protocol v2 (getinfo, then execute chunks)."""
+import csv
+import io
 import os
 
 import pytest
 
 from command_protocol import messages_of, overlay_app, rows_of, run_command
+from splunkd_double import SplunkdDouble
 
 RANGES_CSV = (
     "range,category,list,provider,description\n"
@@ -17,7 +20,25 @@ RANGES_CSV = (
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    return overlay_app(tmp_path_factory.mktemp("app"), {"trailwatch_ip_ranges.csv": RANGES_CSV})
+    return overlay_app(tmp_path_factory.mktemp("app"))
+
+
+def kv_splunkd(app_dir, ranges_csv):
+    """A started splunkd double with the add-on's collections and the admin's IP ranges."""
+    double = SplunkdDouble()
+    double.start()
+    double.load_conf_dir(os.path.join(app_dir, "default"))
+    for row in csv.DictReader(io.StringIO(ranges_csv)):
+        double.kv_insert("trailwatch_ip_ranges", row)
+    return double
+
+
+@pytest.fixture(scope="module")
+def splunkd(app):
+    double = kv_splunkd(app, RANGES_CSV)
+    yield double
+    double.stop()
+    double.assert_clean()
 
 
 def errors(info, answers):
@@ -30,21 +51,22 @@ def warnings(info, answers):
 
 # ---- trailwatchipclass -------------------------------------------------------------------
 
-def test_ipclass_getinfo_is_streaming_and_distributed(app):
+def test_ipclass_getinfo_runs_on_the_search_head(app):
     info, _answers, proc = run_command("trailwatchipclass.py", [], [], app_dir=app)
-    # splunklib answers type=streaming only when distributed=true ("stateful" otherwise).
-    assert info.metadata["type"] == "streaming"
+    # splunklib answers type=stateful for distributed=false: the search head runs it, where
+    # the KV store holds the admin's ranges.
+    assert info.metadata["type"] == "stateful"
     assert "required_fields" not in info.metadata
     assert proc.returncode == 0
 
 
-def test_ipclass_labels_ipv4_ipv6_most_specific_and_skips_non_ips(app, splunk_python):
+def test_ipclass_labels_ipv4_ipv6_most_specific_and_skips_non_ips(app, splunkd, splunk_python):
     rows = [{"src_ip": "198.51.100.20", "user": "a"}, {"src_ip": "203.0.113.77", "user": "b"},
             {"src_ip": "203.0.113.5", "user": "c"}, {"src_ip": "2001:db8:5::1", "user": "d"},
             {"src_ip": "AWS Internal", "user": "e"}, {"src_ip": "ec2.amazonaws.com", "user": "f"},
             {"src_ip": "192.0.2.1", "user": "g"}, {"user": "h"}]
     info, answers, proc = run_command("trailwatchipclass.py", ["field=src_ip"], rows,
-                                      python=splunk_python, app_dir=app)
+                                      python=splunk_python, app_dir=app, splunkd=splunkd)
     assert proc.returncode == 0, proc.stderr_text()
     out = {r["user"]: r for r in rows_of(answers)}
     assert [out[u].get("ip_category") for u in "abcdefgh"] == [
@@ -53,10 +75,10 @@ def test_ipclass_labels_ipv4_ipv6_most_specific_and_skips_non_ips(app, splunk_py
     assert out["a"]["src_ip"] == "198.51.100.20"  # fields pass through
 
 
-def test_ipclass_multivalue_field_and_prefix(app):
+def test_ipclass_multivalue_field_and_prefix(app, splunkd):
     rows = [{"ips": ["10.0.0.1", "203.0.113.9"]}]
     _info, answers, _proc = run_command("trailwatchipclass.py", ["field=ips", "prefix=src_"],
-                                        rows, app_dir=app)
+                                        rows, app_dir=app, splunkd=splunkd)
     assert rows_of(answers)[0]["src_category"] == "anonymous"
 
 
@@ -89,7 +111,7 @@ def test_ipclass_reports_bad_rows_in_the_lookup(tmp_path):
 
 
 def test_ipclass_skips_an_unusable_lookup_and_says_why(tmp_path):
-    app = overlay_app(tmp_path, {"trailwatch_ip_ranges.csv": "cidr,category\n10.0.0.0/8,risky\n",
+    app = overlay_app(tmp_path, {"trailwatch_ip_feed_cidr.csv": "cidr,category\n10.0.0.0/8,risky\n",
                                  "trailwatch_ip_feed_good.csv": "range,category\n10.0.0.0/8,anonymous\n"})
     with open(os.path.join(app, "lookups", "trailwatch_ip_feed_latin1.csv"), "wb") as handle:
         handle.write(b"range,category,provider\n192.0.2.0/24,risky,Caf\xe9\n")
@@ -98,10 +120,41 @@ def test_ipclass_skips_an_unusable_lookup_and_says_why(tmp_path):
     assert proc.returncode == 0, proc.stderr_text()
     assert rows_of(answers)[0]["ip_category"] == "anonymous"
     found = warnings(info, answers)
-    assert any("skipped a lookup: trailwatch_ip_ranges.csv has no 'range' column" in w
+    assert any("skipped a lookup: trailwatch_ip_feed_cidr.csv has no 'range' column" in w
                for w in found), found
     assert any("skipped a lookup: trailwatch_ip_feed_latin1.csv: 'utf-8' codec can't decode" in w
                for w in found), found
+
+
+def test_ipclass_admin_ranges_come_from_the_kv_store_and_win_over_feeds(tmp_path):
+    app = overlay_app(tmp_path, {"trailwatch_ip_feed_intel.csv":
+                                 "range,category,provider\n198.51.100.0/24,suspicious,Intel\n"})
+    double = kv_splunkd(app, RANGES_CSV)
+    try:
+        info, answers, proc = run_command("trailwatchipclass.py", ["field=ip"],
+                                          [{"ip": "198.51.100.7"}, {"ip": "203.0.113.77"}],
+                                          app_dir=app, splunkd=double)
+        reads = double.find_requests("GET", "/servicesNS/nobody/TA-trailwatch/storage/"
+                                     "collections/data/trailwatch_ip_ranges")
+    finally:
+        double.stop()
+    double.assert_clean()
+    assert proc.returncode == 0, proc.stderr_text()
+    out = rows_of(answers)
+    assert (out[0]["ip_category"], out[0]["ip_list"]) == ("corporate", "office-egress")
+    assert out[1]["ip_category"] == "suspicious"
+    assert reads, "the command did not read the collection through splunkd's REST API"
+
+
+def test_ipclass_says_when_the_kv_store_cannot_be_read_and_still_uses_feeds(tmp_path):
+    app = overlay_app(tmp_path, {"trailwatch_ip_feed_tor.csv": "range,category\n192.0.2.0/24,anonymous\n"})
+    # no splunkd: the address in the search info answers nothing
+    info, answers, proc = run_command("trailwatchipclass.py", ["field=ip"], [{"ip": "192.0.2.9"}],
+                                      app_dir=app)
+    assert proc.returncode == 0, proc.stderr_text()
+    assert rows_of(answers)[0]["ip_category"] == "anonymous"
+    assert any("the admin's IP ranges were not applied: cannot read the KV store collection "
+               "trailwatch_ip_ranges" in w for w in warnings(info, answers)), messages_of(info, answers)
 
 
 # ---- trailwatchtravel --------------------------------------------------------------------

@@ -387,11 +387,17 @@ class SplunkdDouble:
         return self.conf(conf_file, app)[stanza]
 
     def load_conf_dir(self, path, app=None):
-        """Serve every ``*.conf`` in ``path`` (such as a built add-on's default/) in ``app``."""
+        """Serve every ``*.conf`` in ``path`` (such as a built add-on's default/) in ``app``;
+        the collections of its ``collections.conf`` exist in the KV store, as splunkd creates
+        them when it loads an app."""
         for conf_file, stanzas in read_conf_dir(path).items():
             self.create_conf(conf_file, app)
             for stanza, fields in stanzas.items():
                 self.set_stanza(conf_file, stanza, fields, app=app)
+                if conf_file == "collections":
+                    self.kv_create_collection(stanza, app=app)
+                    with self._lock:
+                        self._kv[self._app(app)][stanza]["config"].update(fields)
 
     def add_ucc_stanza(self, conf_file, stanza, fields, encrypted=UCC_ENCRYPTED_FIELDS,
                        app=None, chunked=True):

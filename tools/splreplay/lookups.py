@@ -6,8 +6,10 @@
 - matches are taken in file order; a multivalue input looks up each value;
 - an empty CSV cell is no value; a cell with line breaks is a multivalue value (that is how
   ``outputlookup`` writes multivalue fields here).
-Refused: KV store (``collection``), external (``external_cmd``), temporal (``time_field``)
-and geospatial lookups, ``filter``.
+KV store lookups (``external_type = kvstore``, ``collection``, ``fields_list``) read and write
+the collections of ``kvstore.py``, with the same matching rules (case-sensitive only).
+Refused: external (``external_cmd``), temporal (``time_field``) and geospatial lookups,
+``filter``.
 """
 import csv
 import gzip
@@ -19,12 +21,12 @@ import sys
 
 from .conf import parse_bool
 from .errors import ConfigError, SearchRuntimeError, SplError, Unsupported
+from .kvstore import KvStore
 from .values import normalise, render, text_of, values_of
 
 csv.field_size_limit(min(sys.maxsize, 2 ** 31 - 1))
 
-_REFUSED_KEYS = ("collection", "external_cmd", "external_type", "time_field", "filter",
-                 "feature_id_element")
+_REFUSED_KEYS = ("external_cmd", "time_field", "filter", "feature_id_element")
 
 
 class Table:
@@ -90,6 +92,20 @@ class LookupDef:
             if settings.get(key):
                 raise Unsupported("lookup %r uses %s, which splreplay does not implement"
                                   % (name, key))
+        self.collection = None
+        self.fields = None
+        kind = (settings.get("external_type") or "").strip()
+        if kind or settings.get("collection"):
+            if kind != "kvstore" or not (settings.get("collection") or "").strip():
+                raise Unsupported("lookup %r: only KV store lookups (external_type = kvstore "
+                                  "with a collection) are implemented besides CSV files" % name)
+            self.collection = settings["collection"].strip()
+            listed = (settings.get("fields_list") or "").strip()
+            self.fields = [f.strip() for f in listed.split(",") if f.strip()] if listed else None
+            if not parse_bool(settings.get("case_sensitive_match"), True):
+                raise ConfigError("lookup %r: case_sensitive_match = false on a KV store "
+                                  "lookup; Splunk matches KV store lookups case-sensitively"
+                                  % name)
         self.case_sensitive = parse_bool(settings.get("case_sensitive_match"), True)
         # transforms.conf.spec max_matches: "Default: 100 if the lookup is not temporal"
         # (splreplay refuses temporal lookups), matches taken in file order.
@@ -115,6 +131,7 @@ class Lookups:
         self.transforms = transforms
         self.memory = {}  # filename -> (header, rows) written in this run without --state
         self._cache = {}
+        self.kvstore = KvStore(state_dir)
 
     def definition(self, name, pos=None):
         settings = self.transforms.get(name)
@@ -139,6 +156,11 @@ class Lookups:
         return None
 
     def load(self, ldef, pos=None):
+        if ldef.collection is not None:
+            rows = self.kvstore.rows(ldef.collection, ldef.fields)
+            header = list(ldef.fields) if ldef.fields is not None else sorted(
+                {name for row in rows for name in row})
+            return Table(ldef.name, header, rows)
         if ldef.filename is None:
             raise Unsupported("lookup %r has no filename (only CSV file lookups are "
                               "implemented)" % ldef.name, pos)
@@ -158,6 +180,9 @@ class Lookups:
         return Table(ldef.name, header, rows)
 
     def write(self, ldef, header, rows, warn):
+        if ldef.collection is not None:  # outputlookup gives every row: the collection's new content
+            self.kvstore.write(ldef.collection, rows, append=False)
+            return
         if ldef.filename is None:
             raise Unsupported("outputlookup to %r: only CSV file lookups are implemented"
                               % ldef.name)

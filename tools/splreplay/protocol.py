@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.parse
 
+from . import kvstore
 from .errors import SearchRuntimeError
 from .lookups import write_csv
 from .values import render
@@ -242,6 +243,7 @@ def run_chunked(app, stanza_name, stanza, args, raw_args, rows, ctx, search_text
         dispatch = os.path.join(dispatch, "dispatch")
         os.makedirs(dispatch)
         proc = ChunkedProcess([python, script], bin_dir, stanza_name, env=env)
+        kv_server = kvstore.serve(app.lookups.kvstore)
         try:
             searchinfo = {
                 "args": list(args),
@@ -251,8 +253,8 @@ def run_chunked(app, stanza_name, stanza, args, raw_args, rows, ctx, search_text
                 "app": os.path.basename(os.path.normpath(app.dir)),
                 "owner": "admin",
                 "username": "admin",
-                "session_key": "splreplay-no-session",
-                "splunkd_uri": "https://127.0.0.1:8089",
+                "session_key": kvstore.SESSION_KEY,
+                "splunkd_uri": kv_server.uri,  # answers KV store reads (kvstore.py)
                 "splunk_version": "9.4.0",
                 "search": urllib.parse.quote(search_text),
                 "command": stanza_name,
@@ -304,3 +306,4 @@ def run_chunked(app, stanza_name, stanza, args, raw_args, rows, ctx, search_text
             return out, False
         finally:
             proc.close()
+            kv_server.close()

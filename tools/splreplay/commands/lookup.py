@@ -103,8 +103,10 @@ class Outputlookup(Command):
         self.ctx = ctx
         self.lookups = ctx.app.lookups
         self.ldef = self.lookups.definition(self.name, name_tok.pos)
-        if not self.name.endswith((".csv", ".csv.gz")) and self.ldef.filename is None:
-            raise Unsupported("outputlookup %s: only CSV lookups are implemented" % self.name,
+        if (not self.name.endswith((".csv", ".csv.gz")) and self.ldef.filename is None
+                and self.ldef.collection is None):
+            raise Unsupported("outputlookup %s: only CSV and KV store lookups are implemented"
+                              % self.name,
                               name_tok.pos)
 
     def run(self, rows):

@@ -1,7 +1,9 @@
 """Classify IP addresses against CIDR lists: sorted disjoint intervals searched with bisect.
 
-Lists are CSV lookups with the columns ``range,category,list,provider``; ``range`` is an
-IPv4/IPv6 address, a CIDR block or ``first-last``. Where ranges overlap the most specific
+Lists have the columns ``range,category,list,provider``: the admin's own list (the KV store
+lookup ``trailwatch_ip_ranges``, read by the caller) and the feed lookups (CSV files the
+trailwatch_ip_feed input writes). ``range`` is an IPv4/IPv6 address, a CIDR block or
+``first-last``. Where ranges overlap the most specific
 (smallest) one wins; identical ranges keep the one loaded first (the admin's own list is
 loaded before feeds). Building the table is O(n log n); a lookup is one bisect.
 """
@@ -17,7 +19,7 @@ CATEGORIES = ("risky", "anonymous", "suspicious", "corporate", "cloud_provider")
 RANGE_COLUMNS = ("range", "category", "list", "provider")
 
 # The admin's editable list first (it wins ties), then every feed the input refreshes.
-ADMIN_LOOKUP = "trailwatch_ip_ranges.csv"
+ADMIN_LOOKUP = "trailwatch_ip_ranges"
 FEED_LOOKUP_GLOB = "trailwatch_ip_feed_*.csv"
 
 _inet_pton = socket.inet_pton
@@ -234,17 +236,24 @@ def read_range_rows(path):
 
 
 def lookup_files(lookups_dir):
-    """The admin list (if present) then the feed lookups, in name order."""
-    files = []
-    admin = os.path.join(lookups_dir, ADMIN_LOOKUP)
-    if os.path.isfile(admin):
-        files.append(admin)
-    files.extend(sorted(glob.glob(os.path.join(lookups_dir, FEED_LOOKUP_GLOB))))
-    return files
+    """The feed lookups, in name order."""
+    return sorted(glob.glob(os.path.join(lookups_dir, FEED_LOOKUP_GLOB)))
 
 
-def load_classifier(lookups_dir):
-    """An IpClassifier over every range lookup in ``lookups_dir``, plus the files read.
+def admin_range_rows(rows):
+    """(range, category, list, provider) of the admin list's rows (dicts), in order."""
+    for row in rows:
+        text = str(row.get("range") or "").strip()
+        if not text or text.startswith("#"):
+            continue
+        yield (text, str(row.get("category") or "").strip().lower(),
+               str(row.get("list") or "").strip() or ADMIN_LOOKUP,
+               str(row.get("provider") or "").strip())
+
+
+def load_classifier(lookups_dir, admin_rows=()):
+    """An IpClassifier over the admin list's rows (first: they win ties) and every feed
+    lookup in ``lookups_dir``, plus the feed files read.
 
     A lookup that cannot be used (no ``range`` column, unreadable, not UTF-8) is skipped from
     where it failed, and the problem is kept in the classifier's ``file_errors``."""
@@ -252,6 +261,8 @@ def load_classifier(lookups_dir):
     file_errors = []
 
     def rows():
+        for row in admin_range_rows(admin_rows):
+            yield row
         for path in files:
             try:
                 for row in read_range_rows(path):

@@ -16,7 +16,7 @@ from trailwatch.govern.engine import Environment, run_action
 from trailwatch.govern.mail import SplunkMail
 from trailwatch.govern.protection import Protections
 from trailwatch.govern.splunkd import KvActionStore, ReceiverAuditSink
-from trailwatch.splunk import config
+from trailwatch.splunk import config, kv_lookups
 from trailwatch.splunk.logs import get_logger
 
 APP_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -53,6 +53,34 @@ class AccountSessions(object):
             raise GovernError(str(exc), "AccountConfiguration")
 
 
+class _UnreadableProtections(Protections):
+    """Stands in when the protected lists cannot be read: any action that consults them
+    fails (and is audited) instead of acting on a target that may be protected."""
+
+    def __init__(self, reason):
+        Protections.__init__(self)
+        self.reason = reason
+
+    def bucket_entry(self, *args, **kwargs):
+        raise GovernError("The protected lists could not be read (%s); nothing was changed."
+                          % self.reason, "ProtectionsUnreadable")
+
+    principal_entry = bucket_entry
+
+
+def load_protections(session_key, server_uri):
+    """The protected principals and buckets: the admin's KV store collections, read through
+    splunkd's REST API, and the shipped default principals."""
+    try:
+        principals = kv_lookups.read_collection(session_key, server_uri,
+                                                kv_lookups.PROTECTED_PRINCIPALS)
+        buckets = kv_lookups.read_collection(session_key, server_uri,
+                                             kv_lookups.PROTECTED_BUCKETS)
+    except kv_lookups.KvLookupError as exc:
+        return _UnreadableProtections(str(exc))
+    return Protections.with_shipped(principals, buckets, LOOKUP_DIR)
+
+
 def options_of(helper, action):
     options = {}
     for name in action.option_names():
@@ -73,7 +101,7 @@ def build_environment(helper, logger, audit_index=None):
         sessions=AccountSessions(session_key, server_uri),
         store=KvActionStore(session_key, server_uri),
         audit_sink=ReceiverAuditSink(session_key, server_uri, index=audit_index),
-        protections=Protections.from_lookup_dir(LOOKUP_DIR),
+        protections=load_protections(session_key, server_uri),
         meta=meta,
         sender=SplunkMail(session_key, server_uri),
     )

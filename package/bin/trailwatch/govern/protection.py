@@ -1,9 +1,10 @@
 """Guardrails: which targets governance actions must not touch.
 
-- the shipped/admin-edited lookups `trailwatch_protected_principals.csv` (principals: ARNs,
-  user or role names, `*` wildcards) and `trailwatch_protected_buckets.csv` (buckets, with
-  `protection` = `protected` or `intentionally_public`, the latter refused by "make private"
-  unless its force option is set);
+- the admin's KV store lookups `trailwatch_protected_principals` (principals: ARNs, user or
+  role names, `*` wildcards) and `trailwatch_protected_buckets` (buckets, with `protection` =
+  `protected` or `intentionally_public`, the latter refused by "make private" unless its
+  force option is set), and beside them the shipped, read-only
+  `lookups/trailwatch_protected_principals_default.csv`;
 - root, roles under /aws-reserved/ (IAM Identity Center) and /aws-service-role/, principals
   of another account, the add-on's own identity, the tag trailwatch-governance=exempt.
 Pure functions over the lookups' rows and IAM data.
@@ -22,8 +23,9 @@ import re
 
 EXEMPT_TAG = "trailwatch-governance"
 EXEMPT_VALUE = "exempt"
-PRINCIPALS_LOOKUP = "trailwatch_protected_principals.csv"
-BUCKETS_LOOKUP = "trailwatch_protected_buckets.csv"
+PRINCIPALS_LOOKUP = "trailwatch_protected_principals"
+BUCKETS_LOOKUP = "trailwatch_protected_buckets"
+SHIPPED_PRINCIPALS = "trailwatch_protected_principals_default.csv"
 RESERVED_PATHS = ("/aws-reserved/", "/aws-service-role/")
 RESERVED_ROLE_PREFIXES = ("AWSReservedSSO_", "AWSServiceRoleFor")
 
@@ -38,9 +40,10 @@ class Protections(object):
         self.buckets = [_clean(r) for r in buckets if (r.get("bucket_name") or "").strip()]
 
     @classmethod
-    def from_lookup_dir(cls, directory):
-        return cls(_read_csv(os.path.join(directory, PRINCIPALS_LOOKUP)),
-                   _read_csv(os.path.join(directory, BUCKETS_LOOKUP)))
+    def with_shipped(cls, principals, buckets, directory):
+        """The admin's rows plus the shipped default principals in ``directory``."""
+        return cls(list(principals) + _read_csv(os.path.join(directory, SHIPPED_PRINCIPALS)),
+                   buckets)
 
     def bucket_entry(self, bucket, account_id=None):
         """The lookup row protecting `bucket` (in `account_id`), or None."""

@@ -6,10 +6,9 @@ import json
 import time
 
 from trailwatch.govern import registry
-from trailwatch.govern.alert import LOOKUP_DIR, AccountSessions
+from trailwatch.govern.alert import AccountSessions, load_protections
 from trailwatch.govern.core import truthy
 from trailwatch.govern.engine import Environment, run_undo
-from trailwatch.govern.protection import Protections
 from trailwatch.govern.splunkd import KvActionStore, ReceiverAuditSink
 
 ROW_FIELDS = ("action_id", "undo_of", "action", "target", "aws_account_id", "account",
@@ -23,7 +22,7 @@ def undo_rows(command):
         sessions=AccountSessions(session_key, server_uri),
         store=KvActionStore(session_key, server_uri),
         audit_sink=ReceiverAuditSink(session_key, server_uri, index=command.audit_index),
-        protections=Protections.from_lookup_dir(LOOKUP_DIR),
+        protections=load_protections(session_key, server_uri),
         meta={"search_name": "trailwatchundo", "sid": getattr(info, "sid", "") or "",
               "app": getattr(info, "app", "") or "", "user": getattr(info, "username", "") or ""},
     )
