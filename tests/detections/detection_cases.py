@@ -91,8 +91,9 @@ SHARED_MACROS = ("trailwatch_cloudtrail", "trailwatch_s3_posture", "trailwatch_s
                  "trailwatch_src_country", "trailwatch_alert_stats", "trailwatch_alert_fields",
                  "trailwatch_allowlist", "trailwatch_alert_table")
 LOOKUPS = ("trailwatch_collector_identities", "trailwatch_allowlist", "trailwatch_trail_buckets",
-           "trailwatch_privileged_policies", "trailwatch_public_route_tables",
-           "trailwatch_s3_posture_latest", "trailwatch_protected_buckets")
+           "trailwatch_trail_buckets_default", "trailwatch_privileged_policies",
+           "trailwatch_public_route_tables", "trailwatch_s3_posture_latest",
+           "trailwatch_protected_buckets")
 
 # Alert fields every result must carry (docs/detections.md, "Alert fields"); src_ip, src_country,
 # event_names and user_arn are left out: not every alert has them (posture snapshots, failed
@@ -184,16 +185,19 @@ def write_geoip(path, places=None):
 
 
 def app_with_lookups(policy_id, work, extra=None):
-    """The built add-on, or an overlay of it where the policy folder's lookups/ and then
-    `extra` ({file name: CSV text}) replace the shipped lookups of the same name."""
+    """The built add-on, with the policy folder's lookups/ and then `extra` ({file name: CSV
+    text}) put where it reads them: a KV store lookup's rows in its collection in
+    ``work/state`` (as an admin fills it), other tables in ``work/state/lookups``; returns the
+    app."""
+    from splreplay.kvstore import seed_lookups
+
     files = {}
     for path in sorted(glob.glob(os.path.join(policy_dir(policy_id), "lookups", "*.csv"))):
         with open(path, encoding="utf-8") as handle:
             files[os.path.basename(path)] = handle.read()
     files.update(extra or {})
-    if not files:
-        return APP_DIR
-    return overlay_app(os.path.join(work, "app"), files)
+    seed_lookups(APP_DIR, os.path.join(work, "state"), files)
+    return APP_DIR
 
 
 def replay(events, searches=(), geoip=None, app=APP_DIR, state=None, spl=None, now=None):

@@ -8,7 +8,6 @@ the saved search through splreplay's Python API. Case files:
 detections/c01_s3_public_bucket/posture/*.json = {"case": {...}, "Snapshots": [...]}, judged like the
 CloudTrail cases (detection_cases.py), one run per case.
 """
-import csv
 import glob
 import json
 import os
@@ -24,6 +23,7 @@ if TOOLS not in sys.path:
 
 from splreplay.events import flatten_json, parse_time  # noqa: E402
 from splreplay.output import row_for_output  # noqa: E402
+from splreplay.kvstore import KvStore  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 
 SEARCH = POLICIES["C01"][1]
@@ -111,8 +111,7 @@ def test_latest_posture_support_search(replay, tmp_path):
     state = str(tmp_path / "state")
     support = Replay(APP_DIR, state_dir=state, warn=lambda message: None)
     run(support, "TrailWatch - Support - Latest S3 posture", posture_events([older, newer, other]))
-    with open(os.path.join(state, "lookups", "trailwatch_s3_posture_latest.csv")) as handle:
-        rows = {r["bucket_name"]: r for r in csv.DictReader(handle)}
+    rows = {r["bucket_name"]: r for r in KvStore(state).rows("trailwatch_s3_posture_latest", None)}
     assert sorted(rows) == ["flip-111122223333", "other-111122223333"]
     flip = rows["flip-111122223333"]
     assert (flip["ignore_public_acls"], flip["restrict_public_buckets"], flip["public_acl"],
@@ -120,9 +119,8 @@ def test_latest_posture_support_search(replay, tmp_path):
     assert rows["other-111122223333"]["public_acl"] == "false"
 
 
-def test_shipped_posture_lookup_is_empty():
-    with open(os.path.join(APP_DIR, "lookups", "trailwatch_s3_posture_latest.csv")) as handle:
-        assert list(csv.reader(handle))[1:] == []
+def test_posture_lookup_is_learned_state_not_a_shipped_file():
+    assert not glob.glob(os.path.join(APP_DIR, "lookups", "trailwatch_s3_posture_latest*"))
 
 
 def test_snapshots_written_by_the_posture_input(replay):

@@ -97,19 +97,50 @@ def test_eventtypes_keep_the_alert_actions_result_types():
 
 
 def test_lookups_named_in_transforms_ship():
+    """Each lookup is a KV store lookup whose collection collections.conf declares with every
+    field it lists, or a CSV file the add-on ships; match_type names fields of the table."""
     transforms = load_conf(APP_DIR, "transforms")
+    collections = load_conf(APP_DIR, "collections")
     for name in LOOKUPS:
-        filename = transforms.get(name).get("filename")
-        path = os.path.join(APP_DIR, "lookups", filename)
-        assert os.path.isfile(path), "%s: %s is not shipped" % (name, filename)
-        with open(path, newline="") as handle:
-            header = next(csv.reader(handle))
-        for match in re.findall(r"\((\w+)\)", transforms.get(name).get("match_type", "")):
+        settings = transforms.get(name)
+        if settings.get("external_type") == "kvstore":
+            collection = collections.get(settings["collection"])
+            assert collection is not None, "%s: collection %s is not declared" % (name, settings["collection"])
+            header = [f.strip() for f in settings["fields_list"].split(",")]
+            assert [f for f in header if f != "_key" and "field." + f not in collection] == [], name
+        else:
+            path = os.path.join(APP_DIR, "lookups", settings["filename"])
+            assert os.path.isfile(path), "%s: %s is not shipped" % (name, settings["filename"])
+            with open(path, newline="") as handle:
+                header = next(csv.reader(handle))
+        for match in re.findall(r"\((\w+)\)", settings.get("match_type", "")):
             assert match in header, (name, match, header)
+
+
+def test_no_shipped_file_is_written_or_edited():
+    """Installing a new version replaces the files it ships: nothing a search writes
+    (outputlookup) or an admin edits may be one of them. Every outputlookup target and every
+    admin list is a KV store lookup, and no shipped file carries one of their names."""
+    transforms = load_conf(APP_DIR, "transforms")
+    searches = load_conf(APP_DIR, "savedsearches")
+    macros = load_conf(APP_DIR, "macros")
+    text = "\n".join([searches.get(n).get("search", "") for n in searches.names()]
+                     + [macros.get(n).get("definition", "") for n in macros.names()])
+    written = set(re.findall(r"outputlookup(?:\s+\w+=\S+)*\s+([\w.]+)", text))
+    admin_lists = {"trailwatch_allowlist", "trailwatch_terminated_users", "trailwatch_ip_ranges",
+                   "trailwatch_protected_principals", "trailwatch_protected_buckets",
+                   "trailwatch_collector_identities", "trailwatch_trail_buckets",
+                   "trailwatch_public_route_tables"}
+    assert len(written) >= 10, written
+    for name in sorted(written | admin_lists):
+        assert transforms.get(name).get("external_type") == "kvstore", name
+    shipped = {os.path.splitext(f)[0] for f in os.listdir(os.path.join(APP_DIR, "lookups"))}
+    assert shipped & (written | admin_lists) == set()
 
 
 def test_collector_exclusion_ships_empty():
     """No identity is excluded until the admin lists the add-on's own ARN: a shipped pattern
-    (e.g. a session name) would let anyone evade every detection by choosing that name."""
-    with open(os.path.join(APP_DIR, "lookups", "trailwatch_collector_identities.csv")) as handle:
-        assert list(csv.reader(handle)) == [["principal_arn", "reason"]]
+    (e.g. a session name) would let anyone evade every detection by choosing that name. The
+    list is a KV store collection, which starts empty, and no shipped file adds rows to it."""
+    assert load_conf(APP_DIR, "transforms").get("trailwatch_collector_identities")["external_type"] == "kvstore"
+    assert [f for f in os.listdir(os.path.join(APP_DIR, "lookups")) if "collector" in f] == []

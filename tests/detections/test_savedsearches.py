@@ -4,7 +4,6 @@ support searches that keep the detections' lookups current."""
 import json
 import os
 import re
-import shutil
 import sys
 
 import pytest
@@ -15,6 +14,7 @@ if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
 from splreplay.conf import load_conf  # noqa: E402
+from splreplay.kvstore import KvStore  # noqa: E402
 
 MITRE = re.compile(r"^T\d{4}(\.\d{3})?$")
 
@@ -120,10 +120,10 @@ def test_support_searches(saved):
 
 
 def _state_with_shipped_lookups(tmp_path):
+    """A fresh state folder: the KV store collections start empty; shipped defaults
+    (lookups/*_default.csv) are read from the app."""
     state = tmp_path / "state"
-    (state / "lookups").mkdir(parents=True)
-    for name in ("trailwatch_trail_buckets.csv", "trailwatch_public_route_tables.csv"):
-        shutil.copy(os.path.join(APP_DIR, "lookups", name), str(state / "lookups" / name))
+    state.mkdir(parents=True)
     return str(state)
 
 
@@ -134,9 +134,10 @@ def test_learned_trail_bucket_feeds_a02(tmp_path, geoip):
     events = os.path.join(policy_dir("A02"), "support")
     replay(os.path.join(events, "create_trail.json"), ["TrailWatch - Support - Trail buckets"],
            state=state)
-    with open(os.path.join(state, "lookups", "trailwatch_trail_buckets.csv")) as handle:
-        text = handle.read()
-    assert "security-audit-archive-111122223333" in text and "*cloudtrail*" in text
+    learned = KvStore(state).rows("trailwatch_trail_buckets", None)
+    assert [r["bucket_name"] for r in learned] == ["security-audit-archive-111122223333"]
+    with open(os.path.join(APP_DIR, "lookups", "trailwatch_trail_buckets_default.csv")) as handle:
+        assert "*cloudtrail*" in handle.read()  # the shipped patterns stay beside it
     rows = replay(os.path.join(events, "short_lifecycle.json"), [POLICIES["A02"][1]],
                   geoip=geoip, state=state)
     assert [(r["target"], r["severity"]) for r in rows] == \

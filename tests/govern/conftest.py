@@ -1,5 +1,5 @@
-"""Fixtures of the governance tests: an installed copy of the built add-on whose protection
-lookups an admin has edited, the splunkd double with the add-on's configuration, and boto3
+"""Fixtures of the governance tests: an installed copy of the built add-on, the splunkd double
+with the add-on's configuration and the protection lists an admin filled, and boto3
 clients on the shared moto server (for set-up and for asserting on AWS state)."""
 import glob
 import os
@@ -20,7 +20,7 @@ import twgovern_support as support
 # Files a complete build has.
 _BUILT_MARKERS = ("bin/trailwatch_make_bucket_private.py", "bin/trailwatchundo.py",
                   "default/alert_actions.conf", "lib/boto3/__init__.py", "lib/splunktaucclib",
-                  "lookups/trailwatch_protected_buckets.csv", "appserver/static/js/build/globalConfig.json")
+                  "lookups/trailwatch_protected_principals_default.csv", "appserver/static/js/build/globalConfig.json")
 
 
 def _complete(app_dir):
@@ -50,28 +50,31 @@ def _install_package(parent, wait=240):
 
 @pytest.fixture(scope="session")
 def installed_app(tmp_path_factory):
-    """The built package installed in a temporary etc/apps, with the protection lookups as
-    an admin edited them."""
+    """The built package installed in a temporary etc/apps."""
     app = pathlib.Path(_install_package(str(tmp_path_factory.mktemp("etc_apps"))))
-    lookups = app / "lookups"
-    for name in ("trailwatch_protected_buckets.csv", "trailwatch_protected_principals.csv"):
-        target = lookups / name
-        shipped = target.read_text()
-        rows = {
-            "trailwatch_protected_buckets.csv": [
-                "%s,%s,protected,holds payment records" % (support.ACCOUNT_ID, support.PROTECTED_BUCKET),
-                "*,%s,intentionally_public,static website" % support.WEBSITE_BUCKET,
-            ],
-            "trailwatch_protected_principals.csv": [
-                "%s,arn:aws:iam::%s:user/%s,payment service account"
-                % (support.ACCOUNT_ID, support.ACCOUNT_ID, support.PROTECTED_USER),
-                "%s,arn:aws:iam::%s:user%s%s,administrator (protected by its ARN, with its path)"
-                % (support.ACCOUNT_ID, support.ACCOUNT_ID, support.ADMIN_PATH, support.PATH_PROTECTED_USER),
-            ],
-        }[name]
-        target.write_text(shipped.rstrip("\n") + "\n" + "\n".join(rows) + "\n")
     yield str(app)
     shutil.rmtree(str(app), ignore_errors=True)
+
+
+# The protection lists as an admin filled them: rows of the KV store collections the
+# governance actions read through splunkd's REST API.
+PROTECTED_ROWS = {
+    "trailwatch_protected_buckets": [
+        {"aws_account_id": support.ACCOUNT_ID, "bucket_name": support.PROTECTED_BUCKET,
+         "protection": "protected", "reason": "holds payment records"},
+        {"aws_account_id": "*", "bucket_name": support.WEBSITE_BUCKET,
+         "protection": "intentionally_public", "reason": "static website"},
+    ],
+    "trailwatch_protected_principals": [
+        {"aws_account_id": support.ACCOUNT_ID,
+         "principal": "arn:aws:iam::%s:user/%s" % (support.ACCOUNT_ID, support.PROTECTED_USER),
+         "reason": "payment service account"},
+        {"aws_account_id": support.ACCOUNT_ID,
+         "principal": "arn:aws:iam::%s:user%s%s" % (support.ACCOUNT_ID, support.ADMIN_PATH,
+                                                   support.PATH_PROTECTED_USER),
+         "reason": "administrator (protected by its ARN, with its path)"},
+    ],
+}
 
 
 @pytest.fixture
@@ -79,6 +82,9 @@ def splunkd(installed_app):
     double = support.GovernSplunkd(installed_app)
     double.start()
     double.add_account("prod")
+    for collection, rows in PROTECTED_ROWS.items():
+        for row in rows:
+            double.kv_insert(collection, row)
     try:
         yield double
     finally:

@@ -127,6 +127,21 @@ def test_suspend_refuses_protected_principals(installed_app, splunkd, moto_endpo
     assert splunkd.records() == {}
 
 
+def test_suspend_fails_safe_when_the_protected_lists_cannot_be_read(installed_app, splunkd, moto_endpoint, iam, unique, tmp_path):
+    """The protected lists live in the KV store: when splunkd cannot serve them, no target
+    is acted on (it might be protected) and the failure is audited."""
+    name = unique("oscar")
+    make_user(iam, name)
+    before = user_state(iam, name)
+    splunkd.fail(r"/storage/collections/data/trailwatch_protected_principals$", status=503, times=None)
+    proc, events = run(SUSPEND, installed_app, splunkd, moto_endpoint, tmp_path, [user_row(name)])
+    assert proc.returncode == 2
+    assert events[0]["outcome"] == "failure", events
+    assert "protected lists could not be read" in events[0]["reason"]
+    assert "trailwatch_protected_principals (HTTP 503)" in events[0]["reason"]
+    assert user_state(iam, name) == before
+
+
 def test_suspend_unknown_user_is_a_failure_with_the_aws_code(installed_app, splunkd, moto_endpoint, tmp_path, unique):
     proc, events = run(SUSPEND, installed_app, splunkd, moto_endpoint, tmp_path, [user_row(unique("ghost"))])
     assert proc.returncode == 2

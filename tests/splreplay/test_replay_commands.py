@@ -143,7 +143,7 @@ LOOKUPS = {
         "[users_cs]\nfilename = users.csv\n\n"
         "[buckets]\nfilename = buckets.csv\nmatch_type = WILDCARD(pattern)\n\n"
         "[defaults]\nfilename = users.csv\nmin_matches = 1\ndefault_match = unknown\n\n"
-        "[kv]\ncollection = things\nexternal_type = kvstore\n"),
+        "[ext]\nexternal_cmd = things.py a\nfields_list = a\n"),
     "lookups": {
         "ipcat.csv": "cidr,category\n203.0.113.0/25,risky\n203.0.113.0/24,suspicious\n"
                      "2001:db8::/32,v6\n",
@@ -210,8 +210,8 @@ def test_lookup_errors():
         lrun("* | lookup nope a", [ev()])
     with pytest.raises(SearchRuntimeError, match="has no field 'nofield'"):
         lrun("* | lookup users nofield", [ev()])
-    with pytest.raises(Unsupported, match="uses collection"):
-        lrun("* | lookup kv a", [ev()])
+    with pytest.raises(Unsupported, match="uses external_cmd"):
+        lrun("* | lookup ext a", [ev()])
 
 
 def test_inputlookup_append_where_and_outputlookup_roundtrip(tmp_path):

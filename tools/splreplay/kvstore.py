@@ -173,3 +173,24 @@ class _Server:
     def close(self):
         self._server.shutdown()
         self._server.server_close()
+
+
+def seed_lookups(app_dir, state_dir, files):
+    """Puts tables given as CSV text ({"<lookup>.csv": text}) where the app reads them: the
+    rows of a KV store lookup into its collection in ``state_dir`` (as an admin's edits would
+    be), any other file into ``state_dir/lookups/``. For tests and tuning runs."""
+    from .conf import load_conf
+    from .lookups import read_csv
+
+    transforms = load_conf(app_dir, "transforms")
+    for name, text in files.items():
+        stanza = name[:-len(".csv")] if name.endswith(".csv") else name
+        settings = transforms.get(stanza) if stanza in transforms else None
+        path = os.path.join(state_dir, "lookups", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if settings is not None and settings.get("collection"):
+            _header, rows = read_csv(path)
+            os.remove(path)
+            KvStore(state_dir).write(settings["collection"], rows, append=True)
