@@ -4,7 +4,8 @@ cases with splreplay, exactly as `./build.sh replay` runs it.
 Each detection's folder under detections/ has `cases/*.json`: a CloudTrail log file
 (`{"Records": [...]}`) plus a `case` key replay ignores, holding what the search must output
 and, where needed, the time of the run, setup runs (baselines) and lookups; the folder may add
-`lookups/*.csv` and `geoip.json` (the format: detection_cases.py).
+`lookups/*.csv` (rows an admin put in the lists of those names, loaded into the KV store
+collections of the replay state) and `geoip.json` (the format: detection_cases.py).
 """
 import os
 import sys

@@ -2,7 +2,7 @@
 
 The trailwatch_ip_feed input calls ``refresh_feed`` on its interval; the lookup it writes,
 ``lookups/trailwatch_ip_feed_<name>.csv`` (columns range, category, list, provider), is read by
-trailwatchipclass next to the admin's own trailwatch_ip_ranges.csv. Formats:
+trailwatchipclass next to the admin's own trailwatch_ip_ranges. Formats:
 
 - ``ips``: one IP address per line;
 - ``cidrs``: one address, CIDR block or first-last range per line;
