@@ -8,7 +8,6 @@ import urllib.request
 import pytest
 from replay_helpers import bare_app
 
-from splreplay.errors import ConfigError
 from splreplay.kvstore import SESSION_KEY, KvStore, seed_lookups, serve
 from splreplay.runner import Replay
 
@@ -16,7 +15,8 @@ TRANSFORMS = (
     "[owners]\nexternal_type = kvstore\ncollection = owners_c\nfields_list = _key, pattern, owner\n"
     "match_type = WILDCARD(pattern)\nmax_matches = 1\n\n"
     "[notes]\nexternal_type = kvstore\ncollection = notes_c\nfields_list = user, note\n\n"
-    "[loose]\nexternal_type = kvstore\ncollection = loose_c\ncase_sensitive_match = false\n")
+    "[loose]\nexternal_type = kvstore\ncollection = loose_c\nfields_list = who, n\n"
+    "case_sensitive_match = false\n")
 
 
 def replay(state):
@@ -55,9 +55,16 @@ def test_rows_keep_their_key_and_lookup_matches_wildcards_case_sensitively(tmp_p
     assert sorted(x["owner"] for x in r.spl("| inputlookup owners", [])) == ["PLATFORM", "SECURITY"]
 
 
-def test_case_insensitive_kv_lookup_is_refused(tmp_path):
-    with pytest.raises(ConfigError, match="case-sensitively"):
-        replay(tmp_path).spl("| inputlookup loose", [])
+def test_case_insensitive_kv_lookup_matches_only_rows_stored_in_lower_case(tmp_path):
+    """transforms.conf.spec: case_sensitive_match = false on a KV store lookup is honoured only
+    when the stored data is in lower case; the input may be in any case."""
+    KvStore(str(tmp_path)).write("loose_c", [{"who": "alice", "n": "1"}, {"who": "Bob", "n": "2"}],
+                                 append=False)
+    r = replay(tmp_path)
+    events = r.events_from_records([{"eventTime": "2024-01-01T00:00:00Z", "u": u}
+                                    for u in ("ALICE", "alice", "Bob", "bob")])
+    got = r.spl("* | lookup loose who AS u OUTPUT n | table u n", events)
+    assert {x["u"]: x.get("n") for x in got} == {"ALICE": "1", "alice": "1", "Bob": None, "bob": None}
 
 
 def test_seed_lookups_fills_collections_and_leaves_csv_files(tmp_path):

@@ -13,9 +13,10 @@ lookups (transforms.conf) and for commands that read a collection through splunk
   adds them; a row that carries a ``_key`` replaces the document with that key (Splunk's
   ``key_field`` default for KV store lookups). Search reference, outputlookup:
   https://help.splunk.com/en/splunk-enterprise/spl-search-reference/10.0/search-commands/outputlookup
-- matching is case-sensitive: Splunk does not support case-insensitive KV store lookups
-  (Knowledge Manager Manual, "Define a KV Store lookup in Splunk Web"), so a definition with
-  ``case_sensitive_match = false`` is refused;
+- matching (lookups.py): ``case_sensitive_match = false`` is honoured "only when the data in
+  the KV Store lookup table is entirely in lower case. The input data can be in any case."
+  (transforms.conf.spec, Splunk 9.4 and 10.0): the input is lower-cased, the stored value is
+  compared as stored, so a stored upper-case letter never matches;
 - ``serve``: a loopback HTTP server, started for each Python command run, answering
   ``GET /servicesNS/<owner>/<app>/storage/collections/data/<collection>`` (``skip``, ``limit``)
   with the documents as JSON, as splunkd's KV store REST API does; Python search commands get

@@ -7,7 +7,9 @@
 - an empty CSV cell is no value; a cell with line breaks is a multivalue value (that is how
   ``outputlookup`` writes multivalue fields here).
 KV store lookups (``external_type = kvstore``, ``collection``, ``fields_list``) read and write
-the collections of ``kvstore.py``, with the same matching rules (case-sensitive only).
+the collections of ``kvstore.py``, with the same matching rules, except that
+``case_sensitive_match = false`` lower-cases only the input: the spec honours it "only when the
+data in the KV Store lookup table is entirely in lower case".
 Refused: external (``external_cmd``), temporal (``time_field``) and geospatial lookups,
 ``filter``.
 """
@@ -102,11 +104,11 @@ class LookupDef:
             self.collection = settings["collection"].strip()
             listed = (settings.get("fields_list") or "").strip()
             self.fields = [f.strip() for f in listed.split(",") if f.strip()] if listed else None
-            if not parse_bool(settings.get("case_sensitive_match"), True):
-                raise ConfigError("lookup %r: case_sensitive_match = false on a KV store "
-                                  "lookup; Splunk matches KV store lookups case-sensitively"
-                                  % name)
         self.case_sensitive = parse_bool(settings.get("case_sensitive_match"), True)
+        # transforms.conf.spec, case_sensitive_match: for KV store lookups "false" is honored
+        # only when the stored data is entirely lower case; the input may be any case. So
+        # the input is lower-cased and the stored value compared as it is.
+        self.lower_input_only = self.collection is not None and not self.case_sensitive
         # transforms.conf.spec max_matches: "Default: 100 if the lookup is not temporal"
         # (splreplay refuses temporal lookups), matches taken in file order.
         self.max_matches = int(settings.get("max_matches") or 100)
@@ -235,7 +237,7 @@ class Matcher:
                 if v is None or isinstance(v, list):
                     ok = False
                     break
-                key.append(v if self.cs else v.lower())
+                key.append(v if self.cs or ldef.lower_input_only else v.lower())
             if ok:
                 self.index.setdefault(tuple(key), []).append(rn)
         self.patterns = {}
@@ -253,8 +255,8 @@ class Matcher:
                     self.patterns[(i, rn)] = net
                 elif k == "WILDCARD":
                     body = ".*".join(re.escape(p) for p in v.split("*"))
-                    self.patterns[(i, rn)] = re.compile(body + r"\Z",
-                                                        0 if self.cs else re.I)
+                    self.patterns[(i, rn)] = re.compile(body + r"\Z", 0 if self.cs or
+                                                        ldef.lower_input_only else re.I)
         self.cache = {}
 
     def _match_one(self, values):
@@ -281,7 +283,8 @@ class Matcher:
                     except ValueError:
                         good = False
                         break
-                elif pat.match(values[i]) is None:
+                elif pat.match(values[i].lower() if self.ldef.lower_input_only
+                               else values[i]) is None:
                     good = False
                     break
             if good:
