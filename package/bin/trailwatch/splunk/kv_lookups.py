@@ -57,4 +57,3 @@ def read_collection(session_key, server_uri, collection, page=PAGE):
         rows.extend({k: v for k, v in doc.items() if k not in ("_key", "_user")} for doc in docs)
         if len(docs) < page:
             return rows
-
