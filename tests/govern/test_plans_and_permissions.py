@@ -292,10 +292,10 @@ def test_protected_outcome_constant():
     ("arn:aws-us-gov:iam::123456789012:user/glass-breaker", False),
 ])
 def test_shipped_protections_hold_in_every_partition_and_case(arn, protected):
-    protections = Protections.from_lookup_dir(os.path.join(ROOT, "package", "lookups"))
+    protections = Protections.with_shipped((), (), os.path.join(ROOT, "package", "lookups"))
     target = resolve_principal({"user_arn": arn}, {})
     reason = principal_protection(protections, target, {"Account": "123456789012"})
-    assert (reason is not None and "trailwatch_protected_principals.csv" in reason) is protected, reason
+    assert (reason is not None and "trailwatch_protected_principals_default.csv" in reason) is protected, reason
 
 
 def test_protection_matches_the_path_and_a_path_less_arn():

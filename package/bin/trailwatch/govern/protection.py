@@ -41,9 +41,11 @@ class Protections(object):
 
     @classmethod
     def with_shipped(cls, principals, buckets, directory):
-        """The admin's rows plus the shipped default principals in ``directory``."""
-        return cls(list(principals) + _read_csv(os.path.join(directory, SHIPPED_PRINCIPALS)),
-                   buckets)
+        """The admin's rows plus the shipped default principals in ``directory`` (each of
+        those names its file in ``lookup``, for the messages)."""
+        shipped = [dict(row, lookup=SHIPPED_PRINCIPALS)
+                   for row in _read_csv(os.path.join(directory, SHIPPED_PRINCIPALS))]
+        return cls(list(principals) + shipped, buckets)
 
     def bucket_entry(self, bucket, account_id=None):
         """The lookup row protecting `bucket` (in `account_id`), or None."""
@@ -146,7 +148,7 @@ def principal_protection(protections, target, identity, tags=None, role_path=Non
     row = protections.principal_entry(principal_names(target), target.account_id)
     if row is not None:
         return "%s is protected by %s (%s)." % (
-            target.label, PRINCIPALS_LOOKUP, row.get("reason") or "no reason given")
+            target.label, row.get("lookup") or PRINCIPALS_LOOKUP, row.get("reason") or "no reason given")
     for key, value in (tags or {}).items():
         if key.lower() == EXEMPT_TAG and str(value).strip().lower() == EXEMPT_VALUE:
             return "%s carries the tag %s=%s." % (target.label, EXEMPT_TAG, EXEMPT_VALUE)

@@ -99,7 +99,7 @@ class NotifyUser(Action):
         entry = protections.principal_entry(principal_names(target), target.account_id)
         if entry is not None:
             raise Protected("%s is protected by %s (%s)." % (
-                target.label, PRINCIPALS_LOOKUP, entry.get("reason") or "no reason given"))
+                target.label, entry.get("lookup") or PRINCIPALS_LOOKUP, entry.get("reason") or "no reason given"))
 
     def _tags(self, ctx, target):
         """({key: value}, None) or ({}, why the tags were not read). AWS errors end the row:
