@@ -7,9 +7,8 @@ What it does today:
 2. replays those files through the add-on's saved searches with splreplay, support and
    baseline searches first, then every detection;
 3. prints and writes <out>/summary.json: events, alerts per policy, and for each step of the
-   attack the policies that alerted on its events; searches that need data this demo does not
-   produce yet (C01 needs the posture input's snapshots) are listed with the reason. Exit
-   status 1 if a step went undetected.
+   attack the policies that alerted on its events; searches that could not run are listed
+   with the reason. Exit status 1 if a step went undetected.
 
 Not done yet (and said so in the summary): delivering the files through moto S3+SQS and the
 S3+SQS input, the governance actions against moto with their undo, and the dashboards as PNG
