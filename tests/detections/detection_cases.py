@@ -57,10 +57,6 @@ from twcontent.model import load_all  # noqa: E402
 from splreplay.errors import InputError  # noqa: E402
 from splreplay.runner import parse_now  # noqa: E402
 
-if os.path.join(TESTS, "commands") not in sys.path:
-    sys.path.append(os.path.join(TESTS, "commands"))
-from command_protocol import overlay_app  # noqa: E402
-
 CONTENT = load_all()
 BY_NAME = {d.name: d for d in CONTENT}
 # policy id -> (folder under detections/, saved search), for every detection (A, B and C)
