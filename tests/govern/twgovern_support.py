@@ -71,12 +71,14 @@ def default_python():
 
 
 class GovernSplunkd(SplunkdDouble):
-    """The splunkd double with the add-on installed: shipped default confs, a stored
-    account, the KV collection, and UCC's settings endpoint."""
+    """The splunkd double with the add-on installed: shipped default confs and object
+    permissions (roles come from its authorize.conf), a stored account, the KV collection,
+    and UCC's settings endpoint."""
 
     def __init__(self, app_dir=APP_DIR, **kwargs):
         SplunkdDouble.__init__(self, **kwargs)
         self.load_conf_dir(os.path.join(app_dir, "default"))
+        self.load_meta_file(os.path.join(app_dir, "metadata", "default.meta"))
         self.kv_create_collection(COLLECTION)
 
     def add_account(self, name="prod", key_id=KEY_ID, secret=SECRET, role_arn=""):

@@ -6,7 +6,7 @@ Serves, on 127.0.0.1 and a free port (http, or https with a throwaway certificat
 ``POST /services/auth/login``                   session key for the configured user (XML/JSON;
                                                 ``cookie=1`` also sets ``splunkd_<port>``)
 ``GET  /services/server/info``                  version 9.4.x, serverName, ...
-``GET  /services/authentication/current-context``  the calling user
+``GET  /services/authentication/current-context``  the calling user: roles, capabilities
 ``/servicesNS/{o}/{a}/configs/conf-{file}[/{stanza}]``  list (count, offset, search, sort_key,
                                                 sort_dir), get, create (POST name=), update
                                                 (POST to stanza), delete, ``_reload``,
@@ -25,6 +25,11 @@ Everything else answers ``501`` naming the method and path and is recorded in
 ``unimplemented``; a bug in the double answers ``500`` and is recorded in ``errors``.
 All calls except login and HEC need ``Authorization: Splunk <key>`` (or ``Bearer <key>``,
 ``Basic`` user:password, or the login cookie), else 401 in splunkd's error shape.
+
+Users have roles (``add_user``); roles have capabilities (built-in roles plus every served
+``authorize.conf``); objects have permissions (``load_meta_file``). storage/passwords,
+KV store data and receivers/simple answer 403 to a user splunkd would refuse: _authz.py
+says what is enforced and which documentation it follows.
 
 On start the double also serves, in app ``system``, the confs splunkd's own discovery reads
 (``server.conf`` [general] serverName, [sslConfig] enableSplunkdSSL; ``web.conf`` [settings]
@@ -51,7 +56,8 @@ from urllib.parse import parse_qs, quote, unquote, unquote_plus, urlsplit
 from xml.sax.saxutils import escape
 
 from . import _kvquery
-from ._conffile import read_conf_dir
+from ._authz import Authz, parse_access
+from ._conffile import parse_conf, read_conf_dir
 from ._render import JSON_TYPE, Entity, Feed, render_feed, render_messages
 
 APP = "TA-trailwatch"
@@ -197,6 +203,8 @@ class SplunkdDouble:
         self.password = password
         self.https = https
         self.users = {username: password}
+        self.authz = Authz()
+        self.authz.user_roles[username] = ["admin"]
         self.hec_tokens = {hec_token or "00000000-0000-0000-0000-00000000hec0"}
         self.hec_token = next(iter(self.hec_tokens))
         self.server_info = {
@@ -301,6 +309,28 @@ class SplunkdDouble:
         with self._lock:
             self._sessions[key] = username or self.username
         return key
+
+    def add_user(self, username, roles, password="changeme"):
+        """A further user with ``roles`` (list of role names); returns a session key."""
+        with self._lock:
+            self.users[username] = password
+            self.authz.user_roles[username] = list(roles)
+        return self.new_session_key(username)
+
+    def capabilities_of(self, username):
+        """The user's capabilities: its roles' and their imported roles', as served."""
+        with self._lock:
+            confs = [files["authorize"] for files in self._confs.values() if "authorize" in files]
+            confs = [{name: rec["fields"] for name, rec in stanzas.items()} for stanzas in confs]
+        return self.authz.capabilities_of(username, confs)
+
+    def load_meta_file(self, path, app=None):
+        """Object permissions from an app's metadata/default.meta."""
+        with open(path, encoding="utf-8") as handle:
+            stanzas = parse_conf(handle.read())
+        with self._lock:
+            self.authz.meta[self._app(app)] = {
+                name: parse_access(fields.get("access", "")) for name, fields in stanzas.items()}
 
     def revoke_session_key(self, key):
         with self._lock:
@@ -583,6 +613,7 @@ class SplunkdDouble:
         if ctx.user is None:
             raise _HttpError(401, "call not properly authenticated", "WARN")
         self._check_faults(ctx)
+        self._authorize(ctx, parts)
         if parts[:2] == ["server", "info"] and len(parts) <= 3:
             return self._ep_server_info(ctx)
         if parts[:2] == ["authentication", "current-context"] and len(parts) <= 3:
@@ -608,6 +639,36 @@ class SplunkdDouble:
         if head.startswith(self.rest_root + "_") and len(parts) <= 2:
             return self._ep_ucc_rest(ctx, head, parts[1:])
         raise _NotImplementedHere()
+
+    def _authorize(self, ctx, parts):
+        """403 where splunkd refuses the user (see _authz.py for what and why)."""
+        caps = self.capabilities_of(ctx.user)
+        reading = ctx.method in ("GET", "HEAD")
+
+        def need(capability):
+            if capability not in caps and "admin_all_objects" not in caps:
+                raise _HttpError(403, "You (user=%s) do not have permission to perform this "
+                                 "operation (requires capability: %s)." % (ctx.user, capability))
+
+        def access(app, stanza, kind):
+            if not self.authz.may(ctx.user, caps, app, stanza, kind):
+                acl = self.authz.access(app, stanza)
+                raise _HttpError(403, "User '%s' with roles { %s } cannot %s: /nobody/%s/%s "
+                                 "{ read : [ %s ], write : [ %s ] }" % (
+                                     ctx.user, ", ".join(self.authz.roles_of(ctx.user)), kind,
+                                     app, stanza, ", ".join(acl["read"]), ", ".join(acl["write"])))
+
+        app = self._write_app(ctx.app) if ctx.app not in (None, "-") else self.app
+        if parts[:2] == ["storage", "passwords"]:
+            need("list_storage_passwords" if reading else "edit_storage_passwords")
+            access(app, "passwords", "read" if reading else "write")
+        elif parts[:3] == ["storage", "collections", "data"] and len(parts) >= 4:
+            found = self._kv_find(ctx.app, parts[3])
+            owner_app = found[0] if found is not None else app
+            writing = not reading and not parts[4:] == ["batch_find"]
+            access(owner_app, "collections/" + parts[3], "write" if writing else "read")
+        elif parts == ["receivers", "simple"]:
+            need("edit_tcp")
 
     def _ep_data_inputs(self, ctx, input_type, name):
         """Modular input stanzas (``data/inputs/<type>[/<name>]``), kept as ``<type>://<name>``
@@ -782,9 +843,9 @@ class SplunkdDouble:
     def _ep_current_context(self, ctx):
         if ctx.method != "GET":
             raise _NotImplementedHere()
-        content = {"username": ctx.user, "realname": "Administrator", "email": "",
-                   "defaultApp": "launcher", "tz": "", "roles": ["admin"],
-                   "capabilities": ["admin_all_objects", "list_storage_passwords"]}
+        content = {"username": ctx.user, "realname": ctx.user, "email": "",
+                   "defaultApp": "launcher", "tz": "", "roles": self.authz.roles_of(ctx.user),
+                   "capabilities": sorted(self.capabilities_of(ctx.user))}
         entity = Entity("context", "authentication/current-context", content, owner=ctx.user,
                         app="system", sharing="system", links=("list",), namespaced=False)
         return self._feed_response(ctx, 200, "current-context", [entity])

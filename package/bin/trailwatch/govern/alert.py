@@ -10,7 +10,7 @@ import os
 from trailwatch import redact
 from trailwatch.aws.session import AccountError
 from trailwatch.splunk.sessions import SessionProvider
-from trailwatch.govern import registry
+from trailwatch.govern import capabilities, registry
 from trailwatch.govern.core import FAILURE, GovernError, truthy
 from trailwatch.govern.engine import Environment, run_action
 from trailwatch.govern.mail import SplunkMail
@@ -122,11 +122,16 @@ def process_alert(action_name, helper):
                        level_error)
     dry_run = truthy(options.get("dry_run"))
     env = build_environment(helper, logger, options.get("audit_index"))
+    refused = None if dry_run else capabilities.check(
+        helper.session_key, helper.settings.get("server_uri"), capabilities.GOVERN)
     status = 0
     rows = 0
     for row in helper.get_events():
         rows += 1
-        result = run_action(action, row, options, env, dry_run=dry_run)
+        if refused:
+            result = capabilities.refuse(action, row, env, refused)
+        else:
+            result = run_action(action, row, options, env, dry_run=dry_run)
         text = "action=%s action_id=%s target=%s outcome=%s dry_run=%s reason=%s" % (
             action_name, result.action_id, result.event.get("target"), result.outcome,
             dry_run, result.reason)

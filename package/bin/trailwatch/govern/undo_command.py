@@ -5,7 +5,7 @@ changed after the action; dry_run=true shows the drift and the calls either way.
 import json
 import time
 
-from trailwatch.govern import registry
+from trailwatch.govern import capabilities, registry
 from trailwatch.govern.alert import AccountSessions, load_protections
 from trailwatch.govern.core import truthy
 from trailwatch.govern.engine import Environment, run_undo
@@ -26,8 +26,14 @@ def undo_rows(command):
         meta={"search_name": "trailwatchundo", "sid": getattr(info, "sid", "") or "",
               "app": getattr(info, "app", "") or "", "user": getattr(info, "username", "") or ""},
     )
-    result = run_undo((command.action_id or "").strip(), env, registry.all_actions(),
-                      dry_run=truthy(command.dry_run), force=truthy(command.force))
+    action_id = (command.action_id or "").strip()
+    refused = capabilities.check(session_key, server_uri, capabilities.UNDO)
+    if refused:
+        result = capabilities.refuse(_Undo, {}, env, refused, dry_run=truthy(command.dry_run),
+                                     extra={"undo_of": action_id})
+    else:
+        result = run_undo(action_id, env, registry.all_actions(), dry_run=truthy(command.dry_run),
+                          force=truthy(command.force))
     event = result.event
     row = {field: _text(event.get(field)) for field in ROW_FIELDS}
     row["before"] = json.dumps(event.get("before"), sort_keys=True)
@@ -38,6 +44,11 @@ def undo_rows(command):
         row["audit_error"] = result.audit_error
     row["_time"] = time.time()
     yield row
+
+
+class _Undo(object):
+    """Names a refused undo in its audit event (the record it names is not read)."""
+    name = "undo"
 
 
 def _text(value):
