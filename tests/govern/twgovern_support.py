@@ -182,17 +182,18 @@ def script_env(tmp_path, moto_url):
 
 
 def run_alert(app_dir, action, rows, configuration, splunkd, moto_url, tmp_path, python=None,
-              search_name="TrailWatch - test detection", sid="scheduler__admin_VEEtdHJhaWx3YXRjaA__RMD5test_at_1764370000_42"):
+              search_name="TrailWatch - test detection", sid="scheduler__admin_VEEtdHJhaWx3YXRjaA__RMD5test_at_1764370000_42",
+              session_key=None, user="admin"):
     results_dir = tmp_path / ("dispatch_%s" % len(list(tmp_path.glob("dispatch_*"))))
     results_dir.mkdir()
     results_file = results_dir / "results.csv.gz"
     write_results(str(results_file), rows)
     payload = {
-        "app": APP, "owner": "admin", "user": "admin",
+        "app": APP, "owner": user, "user": user,
         "results_file": str(results_file),
         "results_link": "http://127.0.0.1:8000/app/TA-trailwatch/search?sid=" + sid,
-        "server_host": "sh1", "server_uri": splunkd.uri, "session_key": splunkd.session_key,
-        "sid": sid, "search_name": search_name,
+        "server_host": "sh1", "server_uri": splunkd.uri,
+        "session_key": session_key or splunkd.session_key, "sid": sid, "search_name": search_name,
         "configuration": dict({k: str(v) for k, v in configuration.items()}),
         "result": rows[0] if rows else {},
     }
@@ -229,7 +230,8 @@ def _receive(stream):
     return meta, body
 
 
-def run_undo(app_dir, args, splunkd, moto_url, tmp_path, python=None):
+def run_undo(app_dir, args, splunkd, moto_url, tmp_path, python=None, session_key=None,
+             user="admin"):
     """Run the built `trailwatchundo` as splunkd does (protocol v2); returns
     (getinfo answer, result rows, error messages, stderr) and the new audit events."""
     dispatch = tmp_path / ("undo_dispatch_%d" % len(list(tmp_path.glob("undo_dispatch_*"))))
@@ -237,8 +239,8 @@ def run_undo(app_dir, args, splunkd, moto_url, tmp_path, python=None):
     raw_args = ["%s=%s" % (k, v) for k, v in args.items()]
     searchinfo = {
         "args": raw_args, "raw_args": raw_args, "dispatch_dir": str(dispatch),
-        "sid": "1764370000.77", "app": APP, "owner": "admin", "username": "admin",
-        "session_key": splunkd.session_key, "splunkd_uri": splunkd.uri,
+        "sid": "1764370000.77", "app": APP, "owner": user, "username": user,
+        "session_key": session_key or splunkd.session_key, "splunkd_uri": splunkd.uri,
         "splunk_version": "9.4.2", "search": "| trailwatchundo " + " ".join(raw_args),
         "command": "trailwatchundo", "maxresultrows": 50000, "earliest_time": "0",
         "latest_time": "0",
