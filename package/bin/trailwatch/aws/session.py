@@ -2,8 +2,11 @@
 command and alert action gets AWS credentials from.
 
 What a session gets:
-- the account's long-term access keys, through a credential chain of its own (environment
-  variables, ~/.aws files or instance roles of the Splunk host are never picked up by mistake);
+- the account's base credentials from its credential source (trailwatch.aws.credentials):
+  by default its stored long-term access keys, through a credential chain of its own
+  (environment variables, ~/.aws files or instance roles of the Splunk host are never picked
+  up by mistake); or, when the account says so, the instance/container role of the Splunk
+  host or the host's default credential chain;
 - optionally one or more roles assumed in turn (the account's role, then any extra roles,
   "role chaining"), each with its external id, refreshed automatically before expiry;
 - the add-on's proxy, adaptive retries, a TrailWatch user agent;
@@ -152,8 +155,11 @@ class AccountConfig(object):
     """A stored AWS account (Configuration > Accounts), validated for shape."""
 
     def __init__(self, name, access_key_id, secret_access_key, role_arn=None, external_id=None,
-                 partition="aws", region=None):
+                 partition="aws", region=None, credential_source=None):
+        from trailwatch.aws import credentials
+
         self.name = name
+        self.credential_source = credentials.source_of(credential_source)
         self.access_key_id = (access_key_id or "").strip()
         self.secret_access_key = secret_access_key or ""
         self.role_arn = (role_arn or "").strip() or None
@@ -172,10 +178,23 @@ class AccountConfig(object):
             external_id=fields.get("external_id"),
             partition=fields.get("partition"),
             region=fields.get("region"),
+            credential_source=fields.get("credential_source"),
         )
+
+    @property
+    def uses_stored_keys(self):
+        return self.credential_source == "access_keys"
 
     def _check(self):
         label = "AWS account '%s'" % self.name
+        if self.uses_stored_keys:
+            self._check_keys(label)
+        else:
+            # Keys left over from before the source was switched are never used.
+            self.access_key_id, self.secret_access_key = "", ""
+        self._check_location(label)
+
+    def _check_keys(self, label):
         if not self.access_key_id:
             raise AccountError("%s has no access key ID." % label)
         if not re.match(r"^[A-Z0-9]{16,128}$", self.access_key_id):
@@ -185,6 +204,8 @@ class AccountConfig(object):
             )
         if not self.secret_access_key:
             raise AccountError("%s has no secret access key." % label)
+
+    def _check_location(self, label):
         if self.partition not in PARTITIONS:
             raise AccountError(
                 "%s: partition %r is not one of %s." % (label, self.partition, ", ".join(PARTITIONS))
@@ -214,9 +235,11 @@ class AccountConfig(object):
                 )
 
     def __repr__(self):
-        return "AccountConfig(name=%r, access_key_id=%r, secret_access_key=%r, role_arn=%r, " \
-               "partition=%r, region=%r)" % (self.name, self.access_key_id, MASK, self.role_arn,
-                                             self.partition, self.region)
+        return "AccountConfig(name=%r, credential_source=%r, access_key_id=%r, " \
+               "secret_access_key=%r, role_arn=%r, partition=%r, region=%r)" % (
+                   self.name, self.credential_source, self.access_key_id,
+                   MASK if self.secret_access_key else "", self.role_arn, self.partition,
+                   self.region)
 
 
 class RoleLink(object):
@@ -326,9 +349,9 @@ class AwsSession(object):
         for link in links:
             redact.register(link.external_id)
 
-        credentials = botocore.credentials.Credentials(
-            account.access_key_id, account.secret_access_key, method="trailwatch-account"
-        )
+        from trailwatch.aws import credentials as sources
+
+        credentials = sources.base_credentials(account)
         self.base_credentials = credentials
         for link in links:
             credentials = self._assuming(link, credentials)
@@ -395,7 +418,9 @@ class AwsSession(object):
 
     def describe(self):
         """Where the credentials come from, without secrets (for logs)."""
-        parts = ["account '%s' (key %s)" % (self.account.name, self.account.access_key_id)]
+        from trailwatch.aws import credentials as sources
+
+        parts = [sources.describe(self.account, self.base_credentials)]
         parts.extend("role %s" % link.role_arn for link in self.role_links)
         text = " -> ".join(parts)
         if self.proxy is not None:

@@ -1,5 +1,7 @@
-"""Check that a stored account works before it is saved: sts:GetCallerIdentity with its keys,
-then sts:AssumeRole (and GetCallerIdentity as the role) when a role is set, through the proxy.
+"""Check that a stored account works before it is saved: sts:GetCallerIdentity with its base
+credentials (its keys, or the instance/container role or default credential chain of this
+Splunk host, see trailwatch.aws.credentials), then sts:AssumeRole (and GetCallerIdentity as
+the role) when a role is set, through the proxy.
 
 Every failure becomes an AccountValidationError whose message tells an admin what is wrong
 and what to fix, in words, and never contains the secret access key, the external id or the
@@ -19,6 +21,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from trailwatch import redact
+from trailwatch.aws import credentials as sources
 from trailwatch.aws.session import AccountError, build_session, endpoint_url_for
 
 logger = logging.getLogger(__name__)
@@ -66,14 +69,23 @@ def _client_error_message(exc, step, account, proxy):
             hint = (" and its trust policy requires an external id that does not match the one "
                     "entered" if account.external_id else
                     " and, if its trust policy requires an external id, enter it")
+            who = ("The access key works" if account.uses_stored_keys else
+                   "The credentials of %s work" % sources.LABELS[account.credential_source])
+            principal = "this IAM user" if account.uses_stored_keys else "that principal"
             return code, (
-                "The access key works, but it is not allowed to assume role %s (AWS says %s). "
-                "Check that the role exists, that its trust policy allows this IAM user%s, "
-                "and that the user has sts:AssumeRole on the role." % (role, code, hint)
+                "%s, but they are not allowed to assume role %s (AWS says %s). "
+                "Check that the role exists, that its trust policy allows %s%s, "
+                "and that %s has sts:AssumeRole on the role." % (who, role, code, principal, hint,
+                                                                 principal)
             )
         if code == "RegionDisabledException":
             return code, ("STS is not activated in region %s for this account: activate it in "
                           "IAM account settings or choose another default region." % account.region)
+    if not account.uses_stored_keys:
+        return code, ("AWS refused the credentials of %s for sts:GetCallerIdentity (%s: %s): "
+                      "check the role or credentials configured on the host." % (
+                          sources.LABELS[account.credential_source], code,
+                          error.get("Message", "")))
     if code == "InvalidClientTokenId":
         return code, (
             "AWS does not recognise access key ID %s (InvalidClientTokenId): check that it was "
@@ -126,6 +138,8 @@ def validate_account(account, proxy=None, connect_timeout=10, read_timeout=20):
             step = "assume"
             role = session.client("sts").get_caller_identity()
             identity = Identity(role["Account"], role["Arn"], role["UserId"], account.role_arn)
+    except sources.NoHostCredentials as exc:
+        raise AccountValidationError(str(exc), "NoCredentials")
     except AccountError as exc:
         raise AccountValidationError(str(exc), "InvalidAccount")
     except ClientError as exc:

@@ -15,8 +15,8 @@ logger = logging.getLogger(__name__)
 # What splunktaucclib puts in place of an encrypted value when it returns a stanza.
 FORM_MASK = "******"
 ENCRYPTED_FIELDS = ("aws_secret_access_key", "external_id")
-ACCOUNT_FIELDS = ("aws_access_key_id", "aws_secret_access_key", "role_arn", "external_id",
-                  "partition", "region")
+ACCOUNT_FIELDS = ("credential_source", "aws_access_key_id", "aws_secret_access_key", "role_arn",
+                  "external_id", "partition", "region")
 
 
 class AccountRejected(Exception):

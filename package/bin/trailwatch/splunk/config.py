@@ -29,6 +29,7 @@ from splunklib.binding import HTTPError
 import trailwatch
 
 ACCOUNT_FIELDS = (
+    "credential_source",
     "aws_access_key_id",
     "aws_secret_access_key",
     "role_arn",
