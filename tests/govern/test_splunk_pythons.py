@@ -32,15 +32,17 @@ state = {"policy": None, "login_profile": {"exists": True, "reset_required": Fal
 steps = action.plan(state, action.desired(state, target, Request(now=now)), target)
 from trailwatch.govern.notify import NotifyOptions, NotifyUser
 from trailwatch.govern.notify.addresses import find_address
-from trailwatch.govern.mail import build_message
+from trailwatch.govern.mail import outbox_document, search_for
 session = NotifyUser().resolve({"user_arn": "arn:aws:sts::123456789012:assumed-role/Dev/alice@corp.example"}, {})
 address = find_address(session, {"Owner": "Team <team@corp.example>"},
                        NotifyOptions({"address_tags": "email,owner"}))[:2]
-message = build_message("tw@corp.example", ["a@corp.example"], [], "", "Subject \u00e9", "Body \u00e9\n")
+message = outbox_document("0" * 32, "tw@corp.example", ["a@corp.example"], [], "", "Subject \u00e9", "Body \u00e9\n")
+search = search_for("0" * 32, False)
 print(json.dumps({"kept": len(new["Statement"]), "removed": len(removed),
                   "steps": [s.operation for s in steps],
                   "last_seen": parse_time("2026-11-28T11:50:00.250Z").isoformat(),
-                  "address": list(address), "message": message.get_content()}))
+                  "address": list(address), "message": message["mail_body"],
+                  "search_has_body": "Body" in search}))
 '''
 
 
@@ -54,4 +56,4 @@ def test_governance_code_on_splunk_python(splunk_python, installed_app):
                                        "steps": ["PutUserPolicy", "UpdateLoginProfile"],
                                        "last_seen": "2026-11-28T11:50:00+00:00",
                                        "address": ["team@corp.example", "tag:Owner"],
-                                       "message": "Body \u00e9\n"}
+                                       "message": "Body \u00e9\n", "search_has_body": False}

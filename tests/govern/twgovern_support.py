@@ -10,8 +10,9 @@
   events the double received.
 - `run_undo`: runs the generated `bin/trailwatchundo.py` through search command protocol v2.
 - For "Notify AWS user": splunkd's `admin/alert_actions/email` endpoint (Splunk's e-mail
-  settings, `alert_actions.conf [email]`) on the double, and `install_splunk_cli`, a stand-in
-  for `$SPLUNK_HOME/bin/splunk show-decrypted` (see its docstring); `moto_data` reads what
+  settings, `alert_actions.conf [email]`) on the double, and the one search the action runs
+  through splunkd (`POST search/jobs`: inputlookup of its outbox piped to sendemail), which
+  sendemail_double.py models, delivering to the test's SMTP relay; `moto_data` reads what
   moto recorded (SES messages, SNS publications) through its `/moto-api/data.json`.
 """
 import base64
@@ -20,15 +21,15 @@ import gzip
 import io
 import json
 import os
-import stat
 import subprocess
 import sys
 import urllib.request
 from urllib.parse import unquote
 
+import sendemail_double
 from splunkd_double import APP, SplunkdDouble
 from splunkd_double._render import Entity
-from splunkd_double.server import _HttpError
+from splunkd_double.server import _HttpError, _NotImplementedHere, _Response
 
 from addon import APP_BIN, APP_DIR, ROOT, splunk_pythons  # noqa: E402,F401
 RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "splunk_runtime")
@@ -79,7 +80,9 @@ class GovernSplunkd(SplunkdDouble):
         SplunkdDouble.__init__(self, **kwargs)
         self.load_conf_dir(os.path.join(app_dir, "default"))
         self.load_meta_file(os.path.join(app_dir, "metadata", "default.meta"))
-        self.kv_create_collection(COLLECTION)
+        for name in self.conf("collections"):
+            self.kv_create_collection(name)
+        self.searches = []  # {"user", "search"} of every POST search/jobs
 
     def add_account(self, name="prod", key_id=KEY_ID, secret=SECRET, role_arn=""):
         self.add_ucc_stanza("ta_trailwatch_account", name, {
@@ -107,17 +110,33 @@ class GovernSplunkd(SplunkdDouble):
         if self.email_settings_status != 200:
             raise _HttpError(self.email_settings_status, "You (user=admin) do not have permission "
                              "to perform this operation (requires capability: admin_all_objects).")
-        try:
-            stored = dict(self.stanza("alert_actions", "email", "system"))
-        except KeyError:
-            stored = dict(self.EMAIL_DEFAULTS)
+        stored = self._email_settings()
         content = {k: v for k, v in stored.items() if k != "auth_password"}
         content["clear_password"] = stored.get("auth_password", "")
         entity = Entity("email", "admin/alert_actions", content, owner="nobody", app="system")
         return self._feed_response(ctx, 200, "alert_actions", [entity])
 
+    def _email_settings(self):
+        try:
+            return dict(self.stanza("alert_actions", "email", "system"))
+        except KeyError:
+            return dict(self.EMAIL_DEFAULTS)
+
     def _route(self, ctx, rest):
         parts = [unquote(s) for s in (rest or [])]
+        if parts == ["search", "jobs"] and ctx.method == "POST":
+            ctx.user = self._authenticate(ctx)
+            if ctx.user is None:
+                raise _HttpError(401, "call not properly authenticated", "WARN")
+            if ctx.param("exec_mode") != "oneshot":
+                raise _NotImplementedHere()
+            try:
+                status, body = sendemail_double.oneshot(self, ctx, self._email_settings())
+            except sendemail_double.SearchNotModelled:
+                raise _NotImplementedHere()
+            except sendemail_double.SearchFailed as exc:
+                raise _HttpError(400, str(exc))
+            return _Response(status, json.dumps(body).encode("utf-8"), "application/json; charset=UTF-8")
         if parts == ["admin", "alert_actions", "email"]:
             ctx.user = self._authenticate(ctx)
             if ctx.user is None:
@@ -282,33 +301,8 @@ def run_undo(app_dir, args, splunkd, moto_url, tmp_path, python=None, session_ke
 # --------------------------------------------------------------------------- notify helpers
 def encrypt_password(clear):
     """The test stand-in for splunkd's `$7$` encryption of `auth_password` (real values are
-    AES-GCM with splunk.secret); only `install_splunk_cli`'s fake CLI reverses it."""
+    AES-GCM with splunk.secret); only splunkd (sendemail_double.decrypt) reverses it."""
     return "$7$" + base64.b64encode(clear.encode("utf-8")).decode("ascii")
-
-
-SPLUNK_CLI = """#!%(python)s
-# Test stand-in for `splunk show-decrypted --value ''` (Splunk's own sendemail.py runs it with
-# the encrypted value in ENCRYPTED_PASSWORD). Records each call so tests can assert on it.
-import base64, os, sys
-with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "calls.log"), "a") as log:
-    log.write(" ".join(sys.argv[1:]) + "\\n")
-if sys.argv[1:] != ["show-decrypted", "--value", ""]:
-    sys.exit("unexpected arguments: %%r" %% sys.argv[1:])
-value = os.environ.get("ENCRYPTED_PASSWORD", "")
-if not value.startswith("$7$"):
-    sys.exit("not an encrypted value")
-sys.stdout.write(base64.b64decode(value[3:]).decode("utf-8") + "\\n")
-"""
-
-
-def install_splunk_cli(tmp_path):
-    """Put the fake `splunk` CLI in the $SPLUNK_HOME the alert scripts get (script_env)."""
-    bin_dir = tmp_path / "splunk_home" / "bin"
-    bin_dir.mkdir(parents=True, exist_ok=True)
-    cli = bin_dir / "splunk"
-    cli.write_text(SPLUNK_CLI % {"python": sys.executable})
-    cli.chmod(cli.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return bin_dir / "calls.log"
 
 
 def moto_data(moto_url):

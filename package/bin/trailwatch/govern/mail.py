@@ -1,45 +1,56 @@
-"""Sending e-mail through Splunk's own mail settings (Settings > Server settings > Email
-settings, i.e. `alert_actions.conf [email]`), the default delivery of "Notify AWS user".
+"""Sending e-mail through Splunk itself, the default delivery of "Notify AWS user": Splunk's
+own `sendemail` command delivers with Splunk's mail settings (Settings > Server settings >
+Email settings, `alert_actions.conf [email]`), so TrailWatch never holds the SMTP password
+and never runs the `splunk` binary.
 
-How, and why this way: splunkd has no REST endpoint that sends a message; the ways in are its
-`sendemail` search command (a whole search job per message, with the message text quoted into
-SPL) or reading the mail settings and speaking SMTP ourselves. We do the latter, the way
-Splunk's own `sendemail.py` does it:
+How the message reaches sendemail without becoming SPL:
+1. the message (to, cc, from, subject, body) is saved as one document in the KV store
+   collection `trailwatch_mail_outbox`, under a random key;
+2. one search runs, always the same text but for that key (32 hexadecimal digits, made
+   here): `| inputlookup trailwatch_mail_outbox where _key="<key>" | head 1 | sendemail
+   to="$result.mail_to$" ... message="$result.mail_body$"`. Splunk's sendemail replaces the
+   `$result.<field>$` tokens of its arguments with the fields of the first result (its
+   buildSafeMergedValues / template/realize step), once, without re-reading what it put in;
+   the message text is data from the KV store from start to end;
+3. the document is deleted.
+A failure of sendemail (relay unreachable, recipient refused, STARTTLS missing) is an ERROR
+message of that search, which becomes a GovernError with Splunk's words.
 
-- the settings come from splunkd's `admin/alert_actions/email` endpoint (`mailserver`,
-  `from`, `use_ssl`, `use_tls`, `auth_username`, `allowedDomainList`, and the SMTP password
-  as `clear_password`), read with the alert's session key;
-- since Splunk 8.1.1 `clear_password` holds the *encrypted* value (`$7$...`); it is decrypted
-  as sendemail.py decrypts it, with `$SPLUNK_HOME/bin/splunk show-decrypted --value ''` and
-  the value in the `ENCRYPTED_PASSWORD` environment variable (never on a command line, never
-  logged; the clear value is registered with trailwatch.redact);
-- `use_ssl` -> SMTP over TLS (port 465 unless given), `use_tls` -> STARTTLS, required: a
-  server that does not offer it is an error, never a silent fall-back to clear text. Server
-  certificates are verified against the system's trust store;
-- `allowedDomainList` (when set) limits the recipients, as it limits Splunk's own e-mails.
+The settings are still read from splunkd's `admin/alert_actions/email` endpoint, for what
+the action needs before sending: the `from` address and `allowedDomainList` (Splunk refuses
+recipients outside it), and the mail server's name for the plan and the audit event.
+Splunk's sendemail cannot set Reply-To or other headers: a reply-to address is named at the
+end of the body instead.
 
 Errors become GovernError with an error code and a sentence saying what to fix.
 """
 import json
-import os
-import smtplib
+import re
 import socket
-import ssl
-import subprocess
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+import time
+import uuid
 
 from splunklib import binding
 
 import trailwatch
-from trailwatch import redact
 from trailwatch.govern.core import GovernError, truthy
 from trailwatch.splunk.config import parse_server_uri
+from trailwatch.timefmt import iso_utc
 
 SETTINGS_PATH = "admin/alert_actions/email"
 SETTINGS_PAGE = "Settings > Server settings > Email settings"
-ENCRYPTED_PREFIXES = ("$1$", "$7$")
-DEFAULT_TIMEOUT = 30
+OUTBOX = "trailwatch_mail_outbox"
+# What varies: the outbox key (hexadecimal, made by send()), whether a cc argument is given,
+# and a from argument when the action's sender differs from Splunk's `from`. sendemail fills
+# to, cc, subject and message from $result.<field>$ tokens; it does not do that for `from`,
+# which is therefore written as text, and only when it is a plain address (letters, digits
+# and ._%+- before the @; no quote, backslash or $ can reach the search).
+SEARCH = ('| inputlookup %s where _key="%%s" | head 1 | sendemail to="$result.mail_to$"%%s%%s '
+          'subject="$result.mail_subject$" message="$result.mail_body$" content_type=plain '
+          'sendresults=false inline=false footer=" " graceful=false' % OUTBOX)
+CC_ARGUMENT = ' cc="$result.mail_cc$"'
+FROM_ARGUMENT = ' from="%s"'
+_PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
 def parse_mailserver(text, use_ssl=False):
@@ -72,8 +83,7 @@ def not_allowed(addresses, allowed):
 
 
 class MailSettings(object):
-    """Splunk's e-mail settings, as the notify action needs them (the password is kept
-    encrypted until a message is sent)."""
+    """Splunk's e-mail settings, as the notify action needs them (never the password)."""
 
     def __init__(self, content):
         self.use_ssl = truthy(content.get("use_ssl"))
@@ -82,7 +92,6 @@ class MailSettings(object):
         self.host, self.port = parse_mailserver(self.mailserver, self.use_ssl)
         self.sender = (content.get("from") or "splunk").strip()
         self.username = (content.get("auth_username") or "").strip()
-        self._password = content.get("clear_password") or ""
         self.allowed_domains = domains_allowed(content.get("allowedDomainList"))
 
     @property
@@ -101,15 +110,13 @@ class MailSettings(object):
 
 
 class SplunkMail(object):
-    """Reads Splunk's mail settings over splunkd's REST API and sends through that server."""
+    """Reads Splunk's mail settings over splunkd's REST API and sends through Splunk's
+    sendemail (see the module's docstring)."""
 
-    def __init__(self, session_key, server_uri, app=None, splunk_home=None,
-                 timeout=DEFAULT_TIMEOUT):
+    def __init__(self, session_key, server_uri, app=None):
         scheme, host, port = parse_server_uri(server_uri)
         self._ctx = binding.Context(token=session_key, scheme=scheme, host=host, port=port,
                                     owner="nobody", app=app or trailwatch.APP_NAME)
-        self.splunk_home = splunk_home or os.environ.get("SPLUNK_HOME") or ""
-        self.timeout = timeout
         self._settings = None
 
     def settings(self):
@@ -131,138 +138,80 @@ class SplunkMail(object):
             self._settings = MailSettings(entries[0].get("content") or {})
         return self._settings
 
-    def password(self, settings):
-        """The SMTP password in clear, decrypted the way Splunk's sendemail.py does."""
-        value = settings._password
-        redact.register(value)
-        if not value or not value.startswith(ENCRYPTED_PREFIXES):
-            return value
-        splunk = os.path.join(self.splunk_home, "bin", "splunk.exe" if os.name == "nt" else "splunk")
-        if not self.splunk_home or not os.path.exists(splunk):
-            raise GovernError(
-                "Splunk's SMTP password is stored encrypted and %s is not here to decrypt it "
-                "(as Splunk's own sendemail does); on this instance use the ses or sns "
-                "delivery." % (splunk or "$SPLUNK_HOME/bin/splunk"), "MailCredentials")
-        env = dict(os.environ, ENCRYPTED_PASSWORD=value)
-        try:
-            done = subprocess.run([splunk, "show-decrypted", "--value", ""], env=env,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  timeout=120, check=False)
-        except (OSError, subprocess.SubprocessError) as exc:
-            raise GovernError("Cannot run %s show-decrypted to decrypt Splunk's SMTP password: "
-                              "%s" % (splunk, type(exc).__name__), "MailCredentials")
-        clear = done.stdout.decode("utf-8", "replace")
-        if clear.endswith("\n"):
-            clear = clear[:-1]
-        if done.returncode != 0 or not clear:
-            raise GovernError("%s show-decrypted could not decrypt Splunk's SMTP password "
-                              "(exit status %d)." % (splunk, done.returncode), "MailCredentials")
-        redact.register(clear)
-        return clear
-
     def send(self, sender, to, cc, reply_to, subject, body, headers=None):
-        """Send one plain-text message; returns {"message_id", "accepted", "refused",
-        "server"}. Raises GovernError when the server does not take it for `to`."""
+        """Have Splunk's sendemail send one plain-text message; returns {"message_id" (the
+        outbox reference), "accepted", "refused", "server"}. Raises GovernError when Splunk
+        does not send it. `headers` cannot be passed to sendemail and are not sent."""
         settings = self.settings()
-        message = build_message(sender, to, cc, reply_to, subject, body, headers)
-        recipients = list(to) + [a for a in cc if a not in to]
-        where = "%s:%d" % (settings.host, settings.port)
+        key = uuid.uuid4().hex
+        document = outbox_document(key, sender, to, cc, reply_to, subject, body)
+        path = "storage/collections/data/%s" % OUTBOX
         try:
-            smtp = self._connect(settings)
-        except GovernError:
-            raise
-        except ssl.SSLError as exc:
-            raise GovernError("TLS with Splunk's mail server %s failed (%s): its certificate "
-                              "must be valid for that name and trusted by this host." % (
-                                  where, exc), "SSLError")
-        except (OSError, smtplib.SMTPException) as exc:
-            raise GovernError("Cannot reach Splunk's mail server %s (%s: %s): check the "
-                              "mailserver in %s." % (where, type(exc).__name__, exc,
-                                                     SETTINGS_PAGE), "SMTPConnectError")
+            self._ctx.post(path, body=json.dumps(document),
+                           headers=[("Content-Type", "application/json")])
+        except binding.HTTPError as exc:
+            raise GovernError(
+                "Cannot put the message in the KV store collection %s (HTTP %s): the user who "
+                "triggered the action needs write access to it (the trailwatch_responder role "
+                "has it)." % (OUTBOX, exc.status), "MailOutbox")
+        from_argument = None if sender == sender_address(None, settings) else sender
         try:
+            messages = self._run(search_for(key, bool(cc), from_argument))
+        finally:
             try:
-                if settings.username:
-                    smtp.login(settings.username, self.password(settings))
-                refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
-            finally:
-                try:
-                    smtp.quit()
-                except (OSError, smtplib.SMTPException):
-                    smtp.close()
-        except smtplib.SMTPAuthenticationError as exc:
-            raise GovernError("Splunk's mail server %s rejected the SMTP user %s (%s %s): "
-                              "correct the username and password in %s." % (
-                                  where, settings.username, exc.smtp_code, _text(exc.smtp_error),
-                                  SETTINGS_PAGE), "SMTPAuthenticationError")
-        except smtplib.SMTPRecipientsRefused as exc:
-            detail = "; ".join("%s: %s %s" % (a, c, _text(m)) for a, (c, m) in sorted(exc.recipients.items()))
-            raise GovernError("Splunk's mail server %s refused every recipient (%s)." % (
-                where, detail), "SMTPRecipientsRefused")
-        except smtplib.SMTPSenderRefused as exc:
-            raise GovernError("Splunk's mail server %s refused the sender %s (%s %s): use a "
-                              "sender the server accepts (the action's sender option or "
-                              "'from' in %s)." % (where, exc.sender, exc.smtp_code,
-                                                  _text(exc.smtp_error), SETTINGS_PAGE),
-                              "SMTPSenderRefused")
-        except smtplib.SMTPResponseException as exc:
-            raise GovernError("Splunk's mail server %s did not take the message (%s %s)." % (
-                where, exc.smtp_code, _text(exc.smtp_error)), type(exc).__name__)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise GovernError("Sending through Splunk's mail server %s failed (%s: %s)." % (
-                where, type(exc).__name__, exc), type(exc).__name__)
-        refused = {a: "%s %s" % (c, _text(m)) for a, (c, m) in (refused or {}).items()}
-        lost = [a for a in to if a in refused]
-        if lost:
-            raise GovernError("Splunk's mail server %s refused %s (%s)." % (
-                where, ", ".join(lost), "; ".join(refused[a] for a in lost)),
-                "SMTPRecipientsRefused")
-        return {"message_id": message["Message-ID"], "server": where,
-                "accepted": [a for a in recipients if a not in refused], "refused": refused}
+                self._ctx.delete("%s/%s" % (path, key))
+            except (binding.HTTPError, OSError):
+                pass  # a leftover document is harmless: it is only read by its own key
+        errors = [m.get("text", "") for m in messages
+                  if str(m.get("type", "")).upper() in ("ERROR", "FATAL")]
+        if errors:
+            raise GovernError("Splunk's sendemail did not send the message through %s: %s" % (
+                settings.mailserver, " ".join(errors)), "SendemailFailed")
+        recipients = list(to) + [a for a in cc if a not in to]
+        return {"message_id": "trailwatch-outbox:%s" % key, "server": settings.mailserver,
+                "accepted": recipients, "refused": {}}
 
-    def _connect(self, settings):
-        context = ssl.create_default_context()
-        if settings.use_ssl:
-            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=self.timeout,
-                                    context=context)
-            smtp.ehlo()
-            return smtp
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=self.timeout)
-        smtp.ehlo()
-        if settings.use_tls:
-            if not smtp.has_extn("starttls"):
-                smtp.close()
-                raise GovernError(
-                    "Splunk's e-mail settings require STARTTLS (use_tls) but the mail server "
-                    "%s:%d does not offer it; nothing was sent in clear text." % (
-                        settings.host, settings.port), "StartTlsNotOffered")
-            smtp.starttls(context=context)
-            smtp.ehlo()
-        return smtp
+    def _run(self, search):
+        try:
+            response = self._ctx.post("search/jobs", search=search, exec_mode="oneshot",
+                                      output_mode="json")
+        except binding.HTTPError as exc:
+            detail = exc.body.decode("utf-8", "replace") if isinstance(exc.body, bytes) else ""
+            raise GovernError("splunkd refused the sendemail search (HTTP %s): %s" % (
+                exc.status, _messages_text(detail)), "SendemailFailed")
+        except OSError as exc:
+            raise GovernError("Cannot reach splunkd to run sendemail: %s" % exc, "SendemailFailed")
+        text = response.body.read().decode("utf-8")
+        return (json.loads(text) if text.strip() else {}).get("messages") or []
 
 
-def _text(value):
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return str(value)
+def search_for(key, with_cc, sender=None):
+    """The sendemail search for outbox document `key` (hexadecimal only); `sender` (a plain
+    address) when the message must not come from Splunk's own `from`."""
+    if len(key) != 32 or any(c not in "0123456789abcdef" for c in key):
+        raise ValueError("outbox keys are 32 hexadecimal digits")
+    if sender and not _PLAIN_ADDRESS.match(sender):
+        raise GovernError("Splunk's sendemail takes the sender address as search text, so it must "
+                          "be a plain address (letters, digits and ._%%+- before the @): %r is "
+                          "not; set the action's sender option to such an address or leave it "
+                          "empty to use Splunk's." % sender, "ActionConfiguration")
+    return SEARCH % (key, CC_ARGUMENT if with_cc else "", FROM_ARGUMENT % sender if sender else "")
 
 
-def build_message(sender, to, cc, reply_to, subject, body, headers=None):
-    """A plain-text UTF-8 message with a Message-ID in the sender's domain."""
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = ", ".join(to)
-    if cc:
-        message["Cc"] = ", ".join(cc)
+def outbox_document(key, sender, to, cc, reply_to, subject, body):
+    """The KV document sendemail reads its arguments from."""
     if reply_to:
-        message["Reply-To"] = reply_to
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False, usegmt=True)
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message["Auto-Submitted"] = "auto-generated"
-    for name, value in (headers or {}).items():
-        message[name] = value
-    message.set_content(body)
-    return message
+        body = "%s\n\nReplies: %s (please write to this address).\n" % (body.rstrip("\n"), reply_to)
+    return {"_key": key, "mail_to": ", ".join(to), "mail_cc": ", ".join(cc),
+            "mail_from": sender, "mail_subject": subject, "mail_body": body,
+            "created": iso_utc(time.time())}  # mail_from: a record of it; sendemail does not read it
+
+
+def _messages_text(body):
+    try:
+        return " ".join(m.get("text", "") for m in json.loads(body).get("messages") or [])
+    except ValueError:
+        return body[:300]
 
 
 def sender_address(configured, settings=None):
