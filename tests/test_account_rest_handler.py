@@ -68,6 +68,11 @@ def test_create_validates_and_stores_the_secret_encrypted(handler_module, splunk
     assert stored["aws_access_key_id"] == key
     assert stored["aws_secret_access_key"] != secret  # the conf file holds a mask only
     assert splunkd.ucc_stanza(CONF, "prod")["aws_secret_access_key"] == secret
+    # Saving an account also prepares the governance record seal key, which responders (who
+    # may read stored credentials but not create them) need before their first action.
+    (seal,) = [p for p in splunkd.passwords()
+               if (p["realm"], p["username"]) == ("trailwatch_governance", "record_seal_key")]
+    assert len(seal["clear_password"]) == 64
 
 
 def test_create_with_a_bad_secret_is_refused_and_nothing_is_stored(handler_module, splunkd,  # noqa: F811

@@ -17,6 +17,7 @@ class AccountHandler(AdminExternalHandler):
     def handleCreate(self, confInfo):
         self._validate(stored=None)
         AdminExternalHandler.handleCreate(self, confInfo)
+        account_rest.prepare_governance(self.getSessionKey(), get_splunkd_endpoint())
 
     def handleEdit(self, confInfo):
         if self.payload.get("disabled") is None:

@@ -20,8 +20,14 @@ SUSPEND = "trailwatch_suspend_user"
 
 @pytest.fixture
 def people(splunkd):
-    return {role: splunkd.add_user(role.replace("trailwatch_", ""), [role])
+    """Users of each role, after a TrailWatch admin configured the add-on (saving an account
+    prepares the governance record seal key, as the account handler does)."""
+    from trailwatch.splunk.account_rest import prepare_governance
+
+    keys = {role: splunkd.add_user(role.replace("trailwatch_", ""), [role])
             for role in ("trailwatch_analyst", "trailwatch_responder", "trailwatch_admin")}
+    prepare_governance(keys["trailwatch_admin"], splunkd.uri)
+    return keys
 
 
 def rest(splunkd, session_key):
@@ -115,6 +121,17 @@ def test_responder_acts_and_undoes_without_admin(installed_app, splunkd, people,
     assert user_state(iam, name) == {"policies": {}, "keys": {active: "Active", inactive: "Inactive"}}
     # Every splunkd call the responder's runs made was allowed.
     assert not [r for r in splunkd.requests if r.status == 403]
+
+
+def test_responder_before_any_admin_configured_is_told_why(installed_app, splunkd, moto_endpoint,
+                                                           iam, unique, tmp_path):
+    key = splunkd.add_user("responder", ["trailwatch_responder"])
+    name = unique("eve")
+    make_user(iam, name)
+    before = user_state(iam, name)
+    proc, (event,) = suspend(installed_app, splunkd, moto_endpoint, tmp_path, key, "responder", name)
+    assert proc.returncode == 2 and event["error_code"] == "SealKey"
+    assert user_state(iam, name) == before
 
 
 def test_trailwatch_admin_configures_and_responder_cannot(splunkd, people):

@@ -56,3 +56,18 @@ def validate_payload(name, payload, stored, proxy_fields, validator=validate_acc
         raise AccountRejected(str(exc))
     logger.info("Saving AWS account '%s' (acts as %s)", name, identity.arn)
     return identity
+
+
+def prepare_governance(session_key, server_uri):
+    """Create the governance record seal key (trailwatch.govern.seal) if it does not exist yet,
+    while a TrailWatch admin saves an account: the responders who run the actions may read the
+    add-on's stored credentials but not create them. A failure is logged, not fatal: the
+    first action run by a user who may store credentials creates the key as well."""
+    from trailwatch.govern.core import GovernError
+    from trailwatch.govern.seal import CredentialStoreKey
+    from trailwatch.govern.splunkd import _context
+
+    try:
+        CredentialStoreKey(_context(session_key, server_uri))()
+    except GovernError as exc:
+        logger.warning("The governance record seal key could not be prepared: %s", exc)
