@@ -21,20 +21,20 @@ datetime), so a test can hand out credentials moto's STS issued for an instance 
 import datetime
 import json
 import secrets
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback_http import LoopbackHttp
 
 BASE = "/latest/meta-data/iam/security-credentials/"
 
 
-class ImdsDouble(object):
+class ImdsDouble(LoopbackHttp):
     def __init__(self, role_name, credentials, v2_only=True):
         self.role_name = role_name
         self.credentials = credentials
         self.v2_only = v2_only
         self.tokens = set()
         self.requests = []
-        self._server = None
 
     def start(self):
         double = self
@@ -78,17 +78,8 @@ class ImdsDouble(object):
                         "Expiration": _iso(expiration)}), "application/json")
                 return self._answer(404, "Not Found")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self._server.server_address[1]
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
 
 
 def _iso(moment):

@@ -23,7 +23,9 @@ import re
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from loopback_http import LoopbackHttp
 
 TARGET = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 _SCOPE_RE = re.compile(r"Credential=([^/]+)/\d{8}/([a-z0-9-]+)/cloudtrail/aws4_request")
@@ -70,7 +72,7 @@ class _Bucket(object):
         return False
 
 
-class LookupEventsFake(object):
+class LookupEventsFake(LoopbackHttp):
     def __init__(self, rate=2.0, burst=2.0, page_limit=50):
         self.rate = rate
         self.burst = burst
@@ -82,19 +84,7 @@ class LookupEventsFake(object):
         self._fail = []  # statuses to answer next
         self._denied = set()
         self.requests = []  # dicts: region, key, at, start, end, token, outcome, returned
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self):
-        return "http://127.0.0.1:%d" % self._server.server_address[1]
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
+        self._serve(_handler(self))
 
     # ------------------------------------------------------------------ test API
     def add(self, region, event_id, when, **kwargs):
