@@ -175,7 +175,9 @@ def test_shipped_roles_name_real_capabilities_and_every_object_has_permissions(i
                 else:
                     assert value == "enabled" and key in splunk | ours, (version, stanza, key)
     meta = conf("metadata", "default.meta")
-    for kind, conf_file in (("alert_actions", "alert_actions.conf"), ("collections", "collections.conf")):
-        for name in conf("default", conf_file):
-            assert "access" in meta.get("%s/%s" % (kind, name), {}), (kind, name)
+    for name in conf("default", "alert_actions.conf"):
+        assert "access" in meta.get("alert_actions/%s" % name, {}), name
+    for name in ("trailwatch_governance_actions", "trailwatch_input_checkpoints", "trailwatch_mail_outbox"):
+        assert "access" in meta.get("collections/%s" % name, {}), name
+    assert "access" in meta["collections"]  # the other collections: admin lists, learned state
     assert "access" in meta["commands/trailwatchundo"] and "access" in meta["passwords"]
