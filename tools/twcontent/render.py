@@ -76,7 +76,8 @@ def description_of(d):
 
 
 def es_settings(d):
-    """Enterprise Security: correlation search, notable and risk; inert where ES is absent."""
+    """Enterprise Security: correlation search, notable and risk (a Splunk without ES has no
+    alert action of these names and does not act on them)."""
     tags = d.tags
     annotations = {"analytic_story": tags["analytic_story"], "mitre_attack": tags["mitre_attack_id"]}
     for key in ("cis20", "nist"):
