@@ -89,9 +89,9 @@ def parse_spec_text(conf, text, source):
 
 def read_conf(path):
     """[(stanza, key, value, line number)] of a .conf file, continuation lines joined."""
-    out, stanza, pending = [], "default", None
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
+    out, stanza = [], "default"
+    with open(path, encoding="utf-8-sig") as handle:
+        lines = [line.rstrip("\r") for line in handle.read().split("\n")]
     i = 0
     while i < len(lines):
         line, number = lines[i], i + 1
