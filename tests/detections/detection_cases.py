@@ -196,13 +196,27 @@ def app_with_lookups(policy_id, work, extra=None):
     return APP_DIR
 
 
+# Support searches whose output (a summary index) their readers take instead of raw events:
+# run first, in the same splreplay run, whenever a search that requires them runs.
+SUMMARIES = tuple(d.name for d in CONTENT if d.kind == "support" and "collect " in d.search)
+
+
+def with_summaries(searches):
+    """``searches`` with the summary searches any of them requires run first."""
+    needed = [s for s in SUMMARIES if s not in searches and any(
+        s in BY_NAME[n].get("requires", []) for n in searches if n in BY_NAME)]
+    return needed + list(searches)
+
+
 def replay(events, searches=(), geoip=None, app=APP_DIR, state=None, spl=None, now=None):
     """Runs splreplay as `./build.sh replay` does; -> result rows (dicts). `events` is one
-    path or a list of them."""
+    path or a list of them. The summary searches a search requires run first (the rows they
+    write are not returned)."""
+    first = with_summaries(list(searches))[:-len(searches)] if searches else []
     cmd = [sys.executable, "-m", "splreplay", "--app", app]
     for path in [events] if isinstance(events, str) else events:
         cmd += ["--events", path]
-    for name in searches:
+    for name in first + list(searches):
         cmd += ["--search", name]
     if spl:
         cmd += ["--spl", spl]
@@ -216,7 +230,8 @@ def replay(events, searches=(), geoip=None, app=APP_DIR, state=None, spl=None, n
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     if proc.returncode != 0:
         raise AssertionError("splreplay exited %d:\n%s" % (proc.returncode, proc.stderr))
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    return [r for r in rows if r.get("search_name") not in first]
 
 
 def run_policy(policy_id, geoip, work):

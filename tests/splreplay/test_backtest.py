@@ -170,4 +170,6 @@ def test_backtest_holds_only_what_open_windows_need(tmp_path):
     bt = Backtest(r, [], T0, T0 + 600 * 60, IndexDelay(), io.StringIO())
     bt.run([_write(tmp_path, recs)])
     assert bt.evaluated == len(recs)
+    # eventName=Hit: the value must be in the raw event, so the indexers read none of them
+    assert bt.read == 0
     assert bt.peak_held == 4 * 10 + 1  # one window's events (and the one at the run time)

@@ -18,6 +18,7 @@ from .evalexpr import parse_eval
 from .events import SOURCETYPE, base_event, cut_to_bytes, flatten_json, flatten_json_prefix
 from .limits import Limits
 from .savedsearch_keys import undefined_keys
+from .indexes import IndexStore
 from .lookups import Lookups, Matcher
 from .searchexpr import compile_search_text
 from .values import normalise, text_of, values_of
@@ -61,6 +62,7 @@ class App:
         self._warn = warn or (lambda m: print("splreplay: warning: " + m, file=sys.stderr))
         self.confs = {name: load_conf(app_dir, name) for name in CONF_NAMES}
         self.lookups = Lookups(app_dir, self.confs["transforms"], state_dir)
+        self.indexes = IndexStore(state_dir)
         self._prep = None
 
     def warn(self, message):
@@ -284,6 +286,28 @@ class App:
         ldef = self.lookups.definition(name)
         table = self.lookups.load(ldef)
         return Matcher(ldef, table, inputs, outputs, outputnew)
+
+    def derived_fields(self):
+        """Fields computed at search time in any sourcetype (calculated fields, alias
+        targets, automatic lookup outputs, eventtype, tag): the index cannot prune on them."""
+        if getattr(self, "_derived", None) is None:
+            out = {"eventtype", "tag"}
+            props = self.confs["props"]
+            for st in props.names():
+                for key, value in props.own(st).items():
+                    cls, _, name = key.partition("-")
+                    if cls == "EVAL" and name:
+                        out.add(name)
+                    elif cls == "FIELDALIAS" and name:
+                        toks = value.replace(",", " ").split()
+                        out.update(toks[i + 1] for i, t in enumerate(toks[:-1])
+                                   if t.upper() in ("AS", "ASNEW"))
+                    elif cls == "LOOKUP" and name:
+                        toks = value.replace(",", " ").split()
+                        out.update(t for t in toks[1:] if t.upper() not in
+                                   ("AS", "OUTPUT", "OUTPUTNEW"))
+            self._derived = out
+        return self._derived
 
     def make_events(self, records):
         """Records -> Splunk events (newest first, as a search returns them)."""

@@ -67,7 +67,7 @@ def main(argv=None):
             jobs.append(("adhoc", replay.compile(args.spl, "adhoc", now)))
         writer = write_table if args.format == "table" else write_jsonl
         for name, pipeline in jobs:
-            rows = pipeline.run(events)
+            rows = replay.run(pipeline, events)
             writer(rows, name, out)
             out.flush()
     except ReplayError as exc:

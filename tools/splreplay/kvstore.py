@@ -168,7 +168,9 @@ class _Server:
     def __init__(self, handler):
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        # a short poll interval: shutdown() waits for the serving loop's next poll
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                         daemon=True).start()
         self.uri = "http://127.0.0.1:%d" % self._server.server_address[1]
 
     def close(self):

@@ -74,6 +74,15 @@ class Pipeline:
             cmd.pos = first_tok.pos
             self.commands.append(cmd)
 
+    def set_now(self, now):
+        """The same search for another run: ``now()`` and time modifiers resolve against
+        ``now`` (every command reads the context's ``now`` when it runs, except the ones
+        that resolve it once, which have ``set_now``)."""
+        self.ctx.now = now
+        for cmd in self.commands:
+            if hasattr(cmd, "set_now"):
+                cmd.set_now(now)
+
     def run(self, events):
         cmds = self.commands
         if self.starts_with_events:

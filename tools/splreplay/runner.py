@@ -5,6 +5,7 @@ import json
 from .app import App, Context
 from .errors import InputError, SplError
 from .events import load_records, parse_time
+from .indexes import with_stored
 from .pipeline import Pipeline
 
 
@@ -71,9 +72,10 @@ class Replay:
         return self.compile(self.app.saved_search(name), name, now)
 
     def run(self, pipeline, events):
-        return pipeline.run(events)
+        """Run over ``events`` and what earlier searches collected into summary indexes."""
+        return pipeline.run(with_stored(events, self.app.indexes))
 
     def spl(self, query, events, now=None):
         """Convenience: run an ad-hoc query -> rows (values as held internally)."""
         now = self.default_now(events) if now is None else now
-        return self.compile(query, "adhoc", now).run(events)
+        return self.run(self.compile(query, "adhoc", now), events)

@@ -13,8 +13,12 @@ Semantics implemented (Splunk's documented behaviour):
   (not inside a longer alphanumeric run), ``*`` a wildcard;
 - ``earliest=``/``latest=`` time modifiers (``-1h@h``, ``@d``, epoch, ``now``) resolve
   against ``--now``; only at the top level of the first search;
-- ``index=<anything>`` selects all replayed events (they have no index); it cannot be
-  negated.
+- ``index=<name>``: an event written by ``collect`` carries its summary index and matches
+  only an index term naming it; replayed CloudTrail and other files have no index and match
+  every index term except one naming only indexes ``collect`` wrote. An index term cannot
+  be negated.
+- Every compiled predicate also carries ``lispy``: what the indexers could prune with (see
+  :func:`prefilter`), used to count the events a search reads from the index.
 Refused: subsearches, ``TERM()``, ``CASE()``, ``==``, wildcarded field names, lower-case
 ``and``/``or``/``not`` (ambiguous), time modifiers anywhere else.
 """
@@ -123,7 +127,7 @@ class _Parser:
 
     def parse(self):
         if self.tok.kind == EOF:
-            return lambda row: True
+            return _with(lambda row: True, ALL)
         pred = self.parse_and(top=True)
         if self.tok.kind != EOF:
             t = self.tok
@@ -143,10 +147,10 @@ class _Parser:
             if p is not None:
                 preds.append(p)
         if not preds:
-            return lambda row: True
+            return _with(lambda row: True, ALL)
         if len(preds) == 1:
             return preds[0]
-        return lambda row: all(p(row) for p in preds)
+        return _with(lambda row: all(p(row) for p in preds), _and(preds))
 
     def parse_or(self, top):
         first = self.parse_not(top)
@@ -159,7 +163,7 @@ class _Parser:
                 raise Unsupported("time modifiers cannot be combined with OR", t.pos)
         if len(alts) == 1:
             return first
-        return lambda row: any(a(row) for a in alts)
+        return _with(lambda row: any(a(row) for a in alts), _or(alts))
 
     def parse_not(self, top):
         t = self.tok
@@ -168,10 +172,9 @@ class _Parser:
             inner = self.parse_not(False)
             if inner is None:
                 raise Unsupported("time modifiers cannot be negated", t.pos)
-            if getattr(inner, "_index_term", False):
-                raise Unsupported("index terms cannot be negated in splreplay (the replayed "
-                                  "events have no index)", t.pos)
-            return lambda row: not inner(row)
+            if getattr(inner, "lispy", ALL)[0] == "meta" and inner.lispy[1] == "index":
+                raise Unsupported("index terms cannot be negated in splreplay", t.pos)
+            return _with(lambda row: not inner(row), ALL)
         return self.parse_primary(top)
 
     def parse_primary(self, top):
@@ -207,9 +210,9 @@ class _Parser:
             raise SplError("unexpected %r in search" % t.value, t.pos)
         text = t.value if t.kind == "str" else _unescape_keep_star(t.value)
         if text == "*":
-            return lambda row: True
+            return _with(lambda row: True, ALL)
         m = term_matcher(text)
-        return lambda row: m(text_of(row.get("_raw", "")))
+        return _with(lambda row: m(text_of(row.get("_raw", ""))), _term(text))
 
     def parse_value(self):
         t = self.tok
@@ -225,6 +228,7 @@ class _Parser:
         self.advance()  # IN
         self.advance()  # (
         matchers = []
+        vals = []
         while True:
             t = self.tok
             if t.is_op(")"):
@@ -236,13 +240,13 @@ class _Parser:
             if t.kind == EOF:
                 raise SplError("missing ')' after IN list", t.pos)
             val, _ = self.parse_value()
+            vals.append(val)
             matchers.append(value_matcher(val))
         if not matchers:
             raise SplError("empty IN list", ft.pos)
         if field == "index":
-            p = lambda row: True  # noqa: E731
-            p._index_term = True
-            return p
+            p = _index_pred(vals, getattr(self.ctx, "app", None))
+            return _with(p, ("meta", "index", p))
 
         def pred(row):
             v = row.get(field)
@@ -254,7 +258,24 @@ class _Parser:
                     if m(s):
                         return True
             return False
-        return pred
+        return _with(pred, self._field_lispy(field, vals))
+
+    def _field_lispy(self, field, vals):
+        """What the index can prune ``field=value`` (or ``field IN (...)``) with.
+
+        Splunk turns a search-time field's value into index terms (the value must appear in
+        the raw event); it cannot for a field computed at search time (calculated fields,
+        aliases, automatic lookup outputs, eventtypes and tags), nor for ``field=*``. Metadata
+        fields (sourcetype, source, host) select exactly."""
+        if field in ("sourcetype", "source", "host"):
+            ms = [value_matcher(v) for v in vals]
+            if not ms:
+                return ALL
+            return ("meta", field, lambda row: any(m(text_of(row.get(field, ""))) for m in ms))
+        derived = getattr(self.ctx.app, "derived_fields", None) if self.ctx else None
+        if not vals or (derived is not None and _derived(field, derived())):
+            return ALL
+        return _or([_with(None, _term(v)) for v in vals])
 
     def _check_field(self, t):
         if "*" in t.value:
@@ -290,14 +311,14 @@ class _Parser:
             return None
         if field == "index":
             if op != "=":
-                raise Unsupported("index%s is not supported (replayed events have no index)"
+                raise Unsupported("index%s is not supported (only index=<name>)"
                                   % op, op_tok.pos)
-            p = lambda row: True  # noqa: E731
-            p._index_term = True
-            return p
+            p = _index_pred([val], getattr(self.ctx, "app", None))
+            return _with(p, ("meta", "index", p))
         if op == "=":
             if val == "*":
-                return lambda row: row.get(field) is not None
+                return _with(lambda row: row.get(field) is not None,
+                             self._field_lispy(field, []))
             m = value_matcher(val)
 
             def eq(row):
@@ -307,7 +328,7 @@ class _Parser:
                 if isinstance(v, list):
                     return any(m(text_of(x)) for x in v)
                 return m(v if isinstance(v, str) else text_of(v))
-            return eq
+            return _with(eq, self._field_lispy(field, [val]))
         if op == "!=":
             m = value_matcher(val)
 
@@ -316,7 +337,7 @@ class _Parser:
                 if v is None:
                     return False
                 return any(not m(text_of(x)) for x in values_of(v))
-            return ne
+            return _with(ne, ALL)
         num = as_number(val)
 
         def cmp(row):
@@ -333,7 +354,80 @@ class _Parser:
                         (op == ">" and a > b) or (op == ">=" and a >= b):
                     return True
             return False
-        return cmp
+        return _with(cmp, ALL)
+
+
+ALL = ("all",)
+_SAFE_TERM = re.compile(r"^[\x20-\x7e]*$")
+
+
+def _with(pred, lispy):
+    if pred is None:
+        class _Holder:
+            pass
+        pred = _Holder()
+    pred.lispy = lispy
+    return pred
+
+
+def _term(text):
+    """A term the raw event must contain: the literal pieces between wildcards, each
+    case-insensitively as a substring (a looser test than Splunk's segment match, so the
+    count of events read errs high, never low). Text that JSON would escape prunes nothing."""
+    if not _SAFE_TERM.match(text) or '"' in text or "\\" in text:
+        return ALL
+    pieces = [p.lower() for p in text.split("*") if p]
+    return ("term", pieces) if pieces else ALL
+
+
+def _and(preds):
+    parts = [p.lispy for p in preds if getattr(p, "lispy", ALL) != ALL]
+    if not parts:
+        return ALL
+    return parts[0] if len(parts) == 1 else ("and", parts)
+
+
+def _or(preds):
+    parts = [getattr(p, "lispy", ALL) for p in preds]
+    if not parts or any(x == ALL for x in parts):
+        return ALL
+    return parts[0] if len(parts) == 1 else ("or", parts)
+
+
+def _derived(field, derived):
+    return field in derived or field.startswith("tag::")
+
+
+def _index_pred(values, app):
+    """An index term. Replayed files have no index: they match any index term except one
+    naming only summary indexes (those ``collect`` writes)."""
+    matchers = [value_matcher(v) for v in values]
+    names = [v.lower() for v in values]
+
+    def pred(row):
+        idx = row.get("index")
+        if idx is None:
+            summaries = app.indexes.names if app is not None else ()
+            return any(n not in summaries for n in names)
+        return any(m(text_of(idx)) for m in matchers)
+    return pred
+
+
+def prefilter(lispy, event, raw_lower=None):
+    """Would the indexers read ``event`` for a search whose first command has ``lispy``?
+    True for every event the search's filter keeps (and for more)."""
+    kind = lispy[0]
+    if kind == "all":
+        return True
+    if kind == "and":
+        return all(prefilter(x, event, raw_lower) for x in lispy[1])
+    if kind == "or":
+        return any(prefilter(x, event, raw_lower) for x in lispy[1])
+    if kind == "meta":
+        return bool(lispy[2](event))
+    if raw_lower is None:
+        raw_lower = text_of(event.get("_raw", "")).lower()
+    return all(p in raw_lower for p in lispy[1])
 
 
 def _unescape_keep_star(text):
@@ -344,7 +438,9 @@ def compile_search(text, ctx, base=0, allow_time=False):
     """Compile search-language text -> SearchFilter."""
     parser = _Parser(text, ctx, base, allow_time)
     pred = parser.parse()
-    return SearchFilter(pred, parser.earliest, parser.latest)
+    flt = SearchFilter(pred, parser.earliest, parser.latest)
+    flt.lispy = getattr(pred, "lispy", ALL)
+    return flt
 
 
 def compile_search_text(text, ctx, base=0):

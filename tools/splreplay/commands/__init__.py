@@ -170,4 +170,4 @@ def all_field_names(rows):
 
 
 # register the command modules
-from . import basic, lookup, stats, external  # noqa: E402,F401
+from . import basic, collect, lookup, stats, external  # noqa: E402,F401

@@ -20,11 +20,15 @@ class Search(Command):
         text, pos = args.raw_rest()
         self.ctx = ctx
         self.flt = compile_search(text, ctx, base=pos, allow_time=first)
+        self.set_now(ctx.now)
+
+    def set_now(self, now):
+        """Time modifiers resolve against the run's ``now``."""
         lo = hi = None
         if self.flt.earliest is not None:
-            lo = timeutil.relative_time(ctx.now, self.flt.earliest)
+            lo = timeutil.relative_time(now, self.flt.earliest)
         if self.flt.latest is not None:
-            hi = timeutil.relative_time(ctx.now, self.flt.latest)
+            hi = timeutil.relative_time(now, self.flt.latest)
         self.lo, self.hi = lo, hi
 
     def run(self, rows):
@@ -548,6 +552,9 @@ class Makeresults(Command):
         args.expect_end()
         self.count = opts.get("count", 1)
         self.now = ctx.now
+
+    def set_now(self, now):
+        self.now = now
 
     def run(self, rows):
         if rows:
