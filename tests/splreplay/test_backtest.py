@@ -173,3 +173,28 @@ def test_backtest_holds_only_what_open_windows_need(tmp_path):
     # eventName=Hit: the value must be in the raw event, so the indexers read none of them
     assert bt.read == 0
     assert bt.peak_held == 4 * 10 + 1  # one window's events (and the one at the run time)
+
+
+def test_a_long_window_with_index_terms_keeps_its_own_events(tmp_path):
+    # Short: every 10 minutes over the last 10, no index terms. Long: hourly over a day, only
+    # eventName=Hit. The events Long's terms admit are kept for a day; the rest only as long
+    # as Short needs them.
+    conf = _conf(dispatch__earliest_time="-10m@m", dispatch__latest_time="@m")
+    conf = conf.replace("[S]", "[Short]").replace("search = eventName=Hit", "search = *")
+    conf += "\n".join(["[Long]", "search = eventName=Hit | table eventID", "enableSched = 1",
+                       "cron_schedule = 0 * * * *", "dispatch.earliest_time = -1d",
+                       "dispatch.latest_time = now", "counttype = number of events",
+                       "relation = greater than", "quantity = 0", ""])
+    recs = [_at(m / 4.0, eventName="Miss", eventID="m%d" % m) for m in range(0, 4 * 600)]
+    recs.insert(4, _at(1, eventName="Hit", eventID="h1"))
+    r = Replay(bare_app(savedsearches=conf), warn=lambda m: None)
+    out = io.StringIO()
+    bt = Backtest(r, [], T0, T0 + 600 * 60, IndexDelay(), out)
+    bt.run([_write(tmp_path, recs)])
+    assert [x.name for x in bt.long] == ["Long"]
+    assert bt.peak_held == 4 * 10 + 1 + 1  # Short's window (and Hit, stored once)
+    long_alerts = [json.loads(x) for x in out.getvalue().splitlines()
+                   if '"alert"' in x and '"Long"' in x]
+    # Hit (00:01) is seen by every hourly run of the day-long window, from 01:00 on
+    assert len(long_alerts) == 10
+    assert all(a["results"] == [{"eventID": "h1"}] for a in long_alerts)

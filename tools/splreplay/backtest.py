@@ -192,6 +192,8 @@ class _Search:
         self.until = {}  # throttle key -> time its suppression ends
         self.index_terms = False  # does its first search name terms the index can prune on
         self.pipeline = None  # compiled once, run at every cron time (Pipeline.set_now)
+        self.lispy = None
+        self.held = None  # its own events, when its window is long (see LONG_WINDOW)
         self.stats = {"runs": 0, "events_scanned": 0, "events_read": 0, "events_read_raw": 0,
                       "results": 0,
                       "alerts": 0,
@@ -221,6 +223,47 @@ class _Search:
         return False
 
 
+class _Held:
+    """Events in event-time order, the ones before ``base`` already forgotten."""
+
+    def __init__(self):
+        self.times = []
+        self.events = []
+        self.base = 0
+
+    def append(self, ev):
+        self.times.append(ev["_time"])
+        self.events.append(ev)
+
+    def insert(self, ev):
+        i = bisect.bisect_right(self.times, ev["_time"], self.base)
+        self.times.insert(i, ev["_time"])
+        self.events.insert(i, ev)
+
+    def forget_before(self, t, dropped=None):
+        self.base = bisect.bisect_left(self.times, t, self.base)
+        if self.base > 50000 and self.base > len(self.events) // 2:
+            if dropped is not None:
+                for ev in self.events[:self.base]:
+                    dropped(ev)
+            del self.times[:self.base]
+            del self.events[:self.base]
+            self.base = 0
+
+    def window(self, lo, hi):
+        a = self.base if lo == -math.inf else bisect.bisect_left(self.times, lo, self.base)
+        b = bisect.bisect_left(self.times, hi, a)
+        return self.events[a:b]
+
+    def __len__(self):
+        return len(self.events) - self.base
+
+
+# A search whose event-time window is longer than this, and whose index terms rule out most
+# events, keeps its own list of the events they admit, so the others need not be held as long.
+LONG_WINDOW = 4.5 * 3600
+
+
 class Backtest:
     def __init__(self, replay, names, start, end, delay, out):
         self.replay = replay
@@ -234,9 +277,7 @@ class Backtest:
         self.searches = [_Search(app, n, start, end) for n in names]
         self.delay = delay
         self.out = out
-        self.times = []  # event times of held events (ascending)
-        self.events = []
-        self.base = 0  # held events before this index are gone
+        self.held = _Held()
         self.evaluated = 0
         self.read = 0
         self.read_raw = 0
@@ -244,14 +285,37 @@ class Backtest:
         self.peak_held = 0
         self.failed = False
         replay.app.indexes.sink = self._collected
+        # Compile every search once (its index terms decide what it reads); the summary
+        # indexes its collect commands write are known from the start.
+        for srch in self.searches:
+            srch.pipeline = replay.compile_saved(srch.name, start)
+            for cmd in srch.pipeline.commands:
+                if getattr(cmd, "name", "") == "collect":
+                    replay.app.indexes.names.add(cmd.index.lower())
+        for srch in self.searches:
+            p = srch.pipeline
+            srch.lispy = p.commands[0].flt.lispy if p.starts_with_events else None
+            span = start - srch.bound(start, srch.earliest, "dispatch.earliest_time") \
+                if srch.earliest else math.inf
+            if srch.lispy is not None and srch.lispy != ALL and span > LONG_WINDOW:
+                srch.held = _Held()
+        self.long = [srch for srch in self.searches if srch.held is not None]
+
+    @property
+    def events(self):
+        return self.held.events
+
+    def _admit(self, ev, add):
+        for srch in self.long:
+            if prefilter(srch.lispy, ev, self._lower(ev)):
+                add(srch.held, ev)
 
     def _collected(self, events):
         """Events ``collect`` wrote during a run: held with the others (``_indextime`` = that
         run), so later runs' windows select them."""
         for ev in events:
-            i = bisect.bisect_right(self.times, ev["_time"], self.base)
-            self.times.insert(i, ev["_time"])
-            self.events.insert(i, ev)
+            self.held.insert(ev)
+            self._admit(ev, _Held.insert)
 
     def _hold(self, stream, upto):
         """Read events with eventTime <= upto (any indexed by then has such a time)."""
@@ -262,28 +326,25 @@ class Backtest:
             key = rec.get("eventID") or self._seq
             self._seq += 1
             ev["_indextime"] = float(int(t + self.delay.delay(key)))
-            self.times.append(ev["_time"])
-            self.events.append(ev)
+            self.held.append(ev)
+            self._admit(ev, _Held.append)
             nxt = next(stream, None)
         self._pending = nxt
 
     def _lower(self, ev):
-        """The event's raw text in lower case, computed once per held event."""
+        """The event's raw text in lower case, computed once per event of the main list
+        (the entry goes when the event is dropped from it)."""
         key = id(ev)
         low = self._lowered.get(key)
         if low is None:
             low = self._lowered[key] = str(ev.get("_raw", "")).lower()
         return low
 
-    def _forget_before(self, t):
-        i = bisect.bisect_left(self.times, t, self.base)
-        self.base = i
-        if self.base > 50000 and self.base > len(self.events) // 2:
-            for ev in self.events[:self.base]:
-                self._lowered.pop(id(ev), None)
-            del self.times[:self.base]
-            del self.events[:self.base]
-            self.base = 0
+    def _forget(self, now):
+        self.held.forget_before(self._floor(now),
+                                lambda ev: self._lowered.pop(id(ev), None))
+        for srch in self.long:
+            srch.held.forget_before(srch.bound(now, srch.earliest, "dispatch.earliest_time"))
 
     def _select(self, s, now):
         """-> (the events the event-time window covers, those the index-time window keeps)."""
@@ -294,12 +355,8 @@ class Backtest:
         ihi = s.bound(now, s.index_latest, "dispatch.index_latest") \
             if s.index_latest else math.inf
         ihi = min(ihi, now + 1)  # nothing indexed after the run started
-        if lo == -math.inf:
-            a = self.base
-        else:
-            a = bisect.bisect_left(self.times, lo, self.base)
-        b = bisect.bisect_left(self.times, hi, a)
-        covered = [e for e in self.events[a:b] if e["_indextime"] < now + 1]
+        held = s.held if s.held is not None else self.held
+        covered = [e for e in held.window(lo, hi) if e["_indextime"] < now + 1]
         picked = [e for e in covered if ilo <= e["_indextime"] < ihi]
         picked.reverse()  # a search returns newest first
         return covered, picked
@@ -308,6 +365,8 @@ class Backtest:
         """The earliest eventTime any run from ``now`` on can still select."""
         floor = math.inf
         for s in self.searches:
+            if s.held is not None:
+                continue  # keeps its own events
             if not s.earliest:
                 return -math.inf
             floor = min(floor, s.bound(now, s.earliest, "dispatch.earliest_time"))
@@ -324,11 +383,9 @@ class Backtest:
         for now, i in runs:
             s = self.searches[i]
             self._hold(stream, now)
-            self._forget_before(self._floor(now))
-            self.peak_held = max(self.peak_held, len(self.events) - self.base)
+            self._forget(now)
+            self.peak_held = max(self.peak_held, len(self.held))
             covered, events = self._select(s, now)
-            if s.pipeline is None:
-                s.pipeline = self.replay.compile_saved(s.name, now)
             pipeline = s.pipeline
             pipeline.set_now(now)
             s.stats["runs"] += 1
@@ -341,12 +398,13 @@ class Backtest:
             # window to retrieve the events; the docs do not say the index-time bounds prune
             # anything, so the stricter reading is modelled). Only the events both windows
             # keep reach the search.
-            lispy = pipeline.commands[0].flt.lispy if pipeline.starts_with_events else None
+            lispy = s.lispy
             s.index_terms = lispy is not None and "'term'" in repr(lispy)
             if lispy is None:
                 covered = events = []
             elif lispy != ALL:
-                lower = self._lower
+                # a long search's own events may have left the main list: no caching for them
+                lower = self._lower if s.held is None else _lowered_raw
                 covered = [e for e in covered if prefilter(lispy, e, lower(e))]
                 keep = set(map(id, covered))
                 events = [e for e in events if id(e) in keep]
@@ -385,6 +443,10 @@ class Backtest:
             s.stats["alerts"] += 1
             self._emit({"type": "alert", "search_name": s.name, "run_time": run_time,
                         "result": _row(r)})
+
+
+def _lowered_raw(ev):
+    return str(ev.get("_raw", "")).lower()
 
 
 def _row(r):
