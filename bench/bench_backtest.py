@@ -91,15 +91,17 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=1000000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--app", default=APP, help="a built add-on (default: output/TA-trailwatch); "
+                    "another build, e.g. of an earlier commit, gives the figures before a change")
     args = ap.parse_args()
-    if not os.path.isdir(APP):
+    if not os.path.isdir(args.app):
         sys.exit("bench_backtest: build the add-on first (./build.sh)")
     with tempfile.TemporaryDirectory(prefix="tw-bench-backtest-") as tmp:
         events = os.path.join(tmp, "day.jsonl")
         t0 = time.time()
         generate(events, args.events, args.seed)
         t1 = time.time()
-        replay = Replay(APP, state_dir=os.path.join(tmp, "state"), warn=lambda m: None)
+        replay = Replay(args.app, state_dir=os.path.join(tmp, "state"), warn=lambda m: None)
         os.makedirs(os.path.join(tmp, "state", "lookups"))
         sink = _Count()
         bt = Backtest(replay, [], DAY, DAY + 86400, IndexDelay("p50=3m,p99=14m,max=30m", args.seed),

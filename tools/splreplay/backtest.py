@@ -192,8 +192,8 @@ class _Search:
         self.until = {}  # throttle key -> time its suppression ends
         self.index_terms = False  # does its first search name terms the index can prune on
         self.pipeline = None  # compiled once, run at every cron time (Pipeline.set_now)
-        self.lispy = None
-        self.held = None  # its own events, when its window is long (see LONG_WINDOW)
+        self.lispy = None  # what the index can prune its events with (None: reads none)
+        self.held = None  # the events its index terms admit, in event-time order
         self.stats = {"runs": 0, "events_scanned": 0, "events_read": 0, "events_read_raw": 0,
                       "results": 0,
                       "alerts": 0,
@@ -241,11 +241,12 @@ class _Held:
         self.events.insert(i, ev)
 
     def forget_before(self, t, dropped=None):
-        self.base = bisect.bisect_left(self.times, t, self.base)
+        new = bisect.bisect_left(self.times, t, self.base)
+        if dropped is not None:
+            for ev in self.events[self.base:new]:
+                dropped(ev)
+        self.base = new
         if self.base > 50000 and self.base > len(self.events) // 2:
-            if dropped is not None:
-                for ev in self.events[:self.base]:
-                    dropped(ev)
             del self.times[:self.base]
             del self.events[:self.base]
             self.base = 0
@@ -257,11 +258,6 @@ class _Held:
 
     def __len__(self):
         return len(self.events) - self.base
-
-
-# A search whose event-time window is longer than this, and whose index terms rule out most
-# events, keeps its own list of the events they admit, so the others need not be held as long.
-LONG_WINDOW = 4.5 * 3600
 
 
 class Backtest:
@@ -277,44 +273,64 @@ class Backtest:
         self.searches = [_Search(app, n, start, end) for n in names]
         self.delay = delay
         self.out = out
-        self.held = _Held()
         self.evaluated = 0
         self.read = 0
         self.read_raw = 0
-        self._lowered = {}
         self.peak_held = 0
+        self._refs = {}  # id of a held event -> how many searches hold it
         self.failed = False
         replay.app.indexes.sink = self._collected
-        # Compile every search once (its index terms decide what it reads); the summary
-        # indexes its collect commands write are known from the start.
+        # Compile every search once; the summary indexes its collect commands write are known
+        # from the start (so index terms naming them are told apart from raw events).
         for srch in self.searches:
             srch.pipeline = replay.compile_saved(srch.name, start)
             for cmd in srch.pipeline.commands:
                 if getattr(cmd, "name", "") == "collect":
                     replay.app.indexes.names.add(cmd.index.lower())
+        # Each search holds the events its first search's index terms admit (what the indexers
+        # would read for it), each checked once, and only while its own windows can reach them.
         for srch in self.searches:
             p = srch.pipeline
             srch.lispy = p.commands[0].flt.lispy if p.starts_with_events else None
-            span = start - srch.bound(start, srch.earliest, "dispatch.earliest_time") \
-                if srch.earliest else math.inf
-            if srch.lispy is not None and srch.lispy != ALL and span > LONG_WINDOW:
-                srch.held = _Held()
-        self.long = [srch for srch in self.searches if srch.held is not None]
+            srch.index_terms = srch.lispy is not None and "'term'" in repr(srch.lispy)
+            srch.held = _Held()
 
     @property
     def events(self):
-        return self.held.events
+        """Every event some search still holds (tests)."""
+        seen = {}
+        for srch in self.searches:
+            for ev in srch.held.events[srch.held.base:]:
+                seen[id(ev)] = ev
+        return list(seen.values())
 
     def _admit(self, ev, add):
-        for srch in self.long:
-            if prefilter(srch.lispy, ev, self._lower(ev)):
-                add(srch.held, ev)
+        low = None
+        for srch in self.searches:
+            lispy = srch.lispy
+            if lispy is None:
+                continue
+            if lispy != ALL:
+                if low is None:
+                    low = str(ev.get("_raw", "")).lower()
+                if not prefilter(lispy, ev, low):
+                    continue
+            add(srch.held, ev)
+            key = id(ev)
+            self._refs[key] = self._refs.get(key, 0) + 1
+
+    def _release(self, ev):
+        key = id(ev)
+        n = self._refs.get(key, 0) - 1
+        if n > 0:
+            self._refs[key] = n
+        else:
+            self._refs.pop(key, None)
 
     def _collected(self, events):
         """Events ``collect`` wrote during a run: held with the others (``_indextime`` = that
         run), so later runs' windows select them."""
         for ev in events:
-            self.held.insert(ev)
             self._admit(ev, _Held.insert)
 
     def _hold(self, stream, upto):
@@ -326,25 +342,15 @@ class Backtest:
             key = rec.get("eventID") or self._seq
             self._seq += 1
             ev["_indextime"] = float(int(t + self.delay.delay(key)))
-            self.held.append(ev)
             self._admit(ev, _Held.append)
             nxt = next(stream, None)
         self._pending = nxt
 
-    def _lower(self, ev):
-        """The event's raw text in lower case, computed once per event of the main list
-        (the entry goes when the event is dropped from it)."""
-        key = id(ev)
-        low = self._lowered.get(key)
-        if low is None:
-            low = self._lowered[key] = str(ev.get("_raw", "")).lower()
-        return low
-
     def _forget(self, now):
-        self.held.forget_before(self._floor(now),
-                                lambda ev: self._lowered.pop(id(ev), None))
-        for srch in self.long:
-            srch.held.forget_before(srch.bound(now, srch.earliest, "dispatch.earliest_time"))
+        for srch in self.searches:
+            floor = srch.bound(now, srch.earliest, "dispatch.earliest_time") \
+                if srch.earliest else -math.inf
+            srch.held.forget_before(floor, self._release)
 
     def _select(self, s, now):
         """-> (the events the event-time window covers, those the index-time window keeps)."""
@@ -355,22 +361,10 @@ class Backtest:
         ihi = s.bound(now, s.index_latest, "dispatch.index_latest") \
             if s.index_latest else math.inf
         ihi = min(ihi, now + 1)  # nothing indexed after the run started
-        held = s.held if s.held is not None else self.held
-        covered = [e for e in held.window(lo, hi) if e["_indextime"] < now + 1]
+        covered = [e for e in s.held.window(lo, hi) if e["_indextime"] < now + 1]
         picked = [e for e in covered if ilo <= e["_indextime"] < ihi]
         picked.reverse()  # a search returns newest first
         return covered, picked
-
-    def _floor(self, now):
-        """The earliest eventTime any run from ``now`` on can still select."""
-        floor = math.inf
-        for s in self.searches:
-            if s.held is not None:
-                continue  # keeps its own events
-            if not s.earliest:
-                return -math.inf
-            floor = min(floor, s.bound(now, s.earliest, "dispatch.earliest_time"))
-        return floor
 
     def _emit(self, obj):
         self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
@@ -384,30 +378,20 @@ class Backtest:
             s = self.searches[i]
             self._hold(stream, now)
             self._forget(now)
-            self.peak_held = max(self.peak_held, len(self.held))
+            self.peak_held = max(self.peak_held, len(self._refs))
+            # What the indexers read: buckets are chosen by event time, so every event of the
+            # event-time window that the first search's index terms (its lispy) do not rule
+            # out is read, whatever the index-time window then drops (Search Reference, "Time
+            # modifiers", _index_earliest: an index-time search still needs an event-time
+            # window to retrieve the events; the docs do not say the index-time bounds prune
+            # anything, so the stricter reading is modelled). A search holds only the events
+            # its terms admit; the ones both windows select reach it.
             covered, events = self._select(s, now)
             pipeline = s.pipeline
             pipeline.set_now(now)
             s.stats["runs"] += 1
             s.stats["events_scanned"] += len(events)
             self.evaluated += len(events)
-            # What the indexers read: buckets are chosen by event time, so every event of the
-            # event-time window that the first search's index terms (its lispy) do not rule
-            # out is read, whatever the index-time window then drops (Search Reference, "Time
-            # modifiers", _index_earliest: an index-time search still needs an event-time
-            # window to retrieve the events; the docs do not say the index-time bounds prune
-            # anything, so the stricter reading is modelled). Only the events both windows
-            # keep reach the search.
-            lispy = s.lispy
-            s.index_terms = lispy is not None and "'term'" in repr(lispy)
-            if lispy is None:
-                covered = events = []
-            elif lispy != ALL:
-                # a long search's own events may have left the main list: no caching for them
-                lower = self._lower if s.held is None else _lowered_raw
-                covered = [e for e in covered if prefilter(lispy, e, lower(e))]
-                keep = set(map(id, covered))
-                events = [e for e in events if id(e) in keep]
             raw = sum(1 for e in covered if "index" not in e)
             s.stats["events_read"] += len(covered)
             s.stats["events_read_raw"] += raw
@@ -443,10 +427,6 @@ class Backtest:
             s.stats["alerts"] += 1
             self._emit({"type": "alert", "search_name": s.name, "run_time": run_time,
                         "result": _row(r)})
-
-
-def _lowered_raw(ev):
-    return str(ev.get("_raw", "")).lower()
 
 
 def _row(r):

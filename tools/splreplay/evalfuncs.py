@@ -8,6 +8,7 @@ then, e.g. regexes, or context such as ``now()``).
 Any function not registered here is refused with its name and position.
 """
 import hashlib
+import functools
 import ipaddress
 import math
 import re
@@ -228,6 +229,15 @@ def _validate(args, ctx, pos):
     return Node(fn, ANY, pos)
 
 
+@functools.lru_cache(maxsize=65536)
+def _ip(text):
+    """An address from text, or None (cached: the same addresses recur in every event)."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
 def _cidr_net(text, pos=None):
     try:
         return ipaddress.ip_network(text, strict=False)
@@ -254,11 +264,9 @@ def _cidrmatch(args, ctx, pos):
         if v is None:
             return None
         for x in values_of(v):
-            try:
-                if ipaddress.ip_address(text_of(x).strip()) in net:
-                    return True
-            except ValueError:
-                continue
+            addr = _ip(text_of(x).strip())
+            if addr is not None and addr.version == net.version and addr in net:
+                return True
         return False
     return Node(fn, BOOL, pos)
 
