@@ -125,6 +125,10 @@ def main():
             sum(s.stats["events_read_raw"] for s in unpruned) / float(args.events), 2),
         "full_passes_by_search": {s.name: round(s.stats["events_read_raw"] / float(args.events), 2)
                                   for s in unpruned},
+        "raw_reads_by_search": dict(sorted(
+            ((s.name, round(s.stats["events_read_raw"] / float(args.events), 2))
+             for s in bt.searches if s.stats["events_read_raw"]),
+            key=lambda kv: -kv[1])[:12]),
         "summary_events_read": bt.read - bt.read_raw,
         "alerts": sink.alerts,
         "failed_runs": sum(s.stats["errors"] for s in bt.searches),
