@@ -16,8 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import demo_events  # noqa: E402
-from dashboards import CHROMIUM, build_bundle, layout_height, render, views, with_static_data  # noqa: E402
+from trailwatch_demo import dashboard_data as demo_events  # noqa: E402
+from trailwatch_demo.dashboards import CHROMIUM, build_bundle, layout_height, render, views, with_static_data  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 
 from addon import APP_DIR  # noqa: E402

@@ -10,7 +10,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import demo_events  # noqa: E402
+from trailwatch_demo import dashboard_data as demo_events  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 from trailwatch_demo import story as demo_story  # noqa: E402
 from trailwatch_demo.detect import event_ids_of, policies_alerting_on, run_searches  # noqa: E402

@@ -24,10 +24,9 @@ import hashlib
 import json
 import os
 
-from dashboards import TOOLS  # noqa: F401 (puts tools/ on sys.path)
-from splreplay.events import flatten_json, parse_time  # noqa: E402
-from trailwatch_demo import story as demo_story  # noqa: E402
-from trailwatch_demo.detect import is_support, run_searches  # noqa: E402
+from splreplay.events import flatten_json, parse_time
+from trailwatch_demo import story as demo_story
+from trailwatch_demo.detect import is_support, run_searches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SQS_BUCKET = "organisation-trail-logs"
