@@ -188,6 +188,17 @@ def action_events(story, when):
     ]
 
 
+def audit_events(audits, when):
+    """Audit events the governance actions wrote (trailwatch:action), placed on the story's
+    clock one minute apart from ``when`` (the actions stamp the real time)."""
+    events = []
+    for n, audit in enumerate(audits):
+        t = when + 60 * n
+        events.append(json_event(audit, t, "trailwatch:action", "trailwatch:" + audit["action"],
+                                 t + 1))
+    return events
+
+
 def log_events(when):
     lines = [
         (-7200, "INFO", "aws_cloudtrail_sqs", "cloudtrail_sqs.py:run:264",

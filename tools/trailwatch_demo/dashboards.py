@@ -183,3 +183,41 @@ def layout_height(definition):
         pos = block["position"]
         bottom = max(bottom, pos["y"] + pos["h"])
     return bottom + 220
+
+
+def problems_of(report):
+    """What the page reported that makes a rendering fail: schema errors, console errors, a
+    dashboard that never finished rendering."""
+    problems = ["schema: %s" % p for p in report.get("schema", []) + report.get("validation", [])]
+    problems += ["console: %s" % e for e in report.get("errors", [])]
+    if not report.get("schemaChecked"):
+        problems.append("the preset's schema did not compile")
+    if not report.get("rendered"):
+        problems.append("the dashboard never finished rendering")
+    return problems
+
+
+def render_all(app_dir, replay, events, now, folder, work, browsers=2):
+    """Every Dashboard Studio view of the app rendered over ``events`` to <folder>/<view>.png
+    (``browsers`` Chromium processes at a time) -> {view: {"label", "png",
+    "empty_data_sources", "problems"}}."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    os.makedirs(folder, exist_ok=True)
+    bundle = build_bundle(work)
+    pages = []
+    for name, (label, definition) in views(app_dir).items():
+        static, results = with_static_data(definition, replay, events, now)
+        pages.append((name, label, definition, static, results))
+
+    def one(page):
+        name, label, definition, static, results = page
+        shot = os.path.join(folder, name + ".png")
+        report = render(static, bundle, shot, layout_height(definition))
+        empty = sorted(ds for ds, rows in results.items() if not rows)
+        return name, {"label": label, "png": shot, "empty_data_sources": empty,
+                      "problems": ["%s: %s" % (name, p) for p in problems_of(report)]
+                      + ["%s: data source %s has no results" % (name, ds) for ds in empty]}
+
+    with ThreadPoolExecutor(max_workers=browsers) as pool:
+        return dict(pool.map(one, pages))
