@@ -117,6 +117,7 @@ def main(argv=None):
 
     # moto answers as the prod account: the actions act there and refuse other accounts.
     os.environ["MOTO_ACCOUNT_ID"] = demo_story.PROD
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AdministratorAccess
     moto = MotoServer()
     splunkd = AddonSplunkd(app)
     splunkd.start()
@@ -182,6 +183,10 @@ def main(argv=None):
             ("searches_that_could_not_run", failed),
             ("governance", governance),
             ("dashboards", dashboards),
+            # What the dashboards show that no part of the demo produces (no Splunk runs).
+            ("dashboard_data_modelled", [
+                "the add-on's own log lines (index=_internal source=*ta-trailwatch_*.log)",
+                "splunkd's scheduler log of the support and baseline searches"]),
             ("steps", steps.status),
             ("seconds", round(time.time() - started, 1)),
         ])

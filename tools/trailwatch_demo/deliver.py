@@ -9,6 +9,7 @@ writes its records. The demo then searches the events the input wrote, not the f
 import gzip
 import json
 import os
+import re
 import sys
 import time
 
@@ -105,8 +106,10 @@ def as_search_events(replay, stream_events, delivered):
 
 def snapshot(app_dir, splunkd, splunk_home, checkpoint_dir, moto_url, input_type, account, when):
     """One run of a snapshot input (aws_s3_posture, aws_iam_inventory) against moto -> its
-    events as dashboard and detection events, placed on the story's clock: `_time` and
-    `snapshot_time` are ``when`` (the input stamps the real time)."""
+    events as dashboard and detection events, moved to the story's clock: the snapshot is
+    taken at ``when`` and every time in it (key creation, last use) shifts with it (moto and
+    the input stamp the real time)."""
+    from splreplay.events import parse_time
     from trailwatch_demo.dashboard_data import json_event
 
     stdin = input_definition(splunkd, input_type, "demo", {"account": account, "index": "aws"},
@@ -117,9 +120,23 @@ def snapshot(app_dir, splunkd, splunk_home, checkpoint_dir, moto_url, input_type
         raise RuntimeError("%s exited %d: %s" % (input_type, result.returncode,
                                                  result.stderr.decode("utf-8", "replace")[-2000:]))
     events = []
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
     for event in parse_stream(result.stdout):
         obj = json.loads(event["data"])
-        obj["snapshot_time"] = stamp
+        obj = _shift_times(obj, when - parse_time(obj["snapshot_time"]))
         events.append(json_event(obj, when, event["sourcetype"], event["source"], when + 2))
     return events
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+def _shift_times(node, offset):
+    from splreplay.events import parse_time
+
+    if isinstance(node, dict):
+        return {k: _shift_times(v, offset) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_shift_times(v, offset) for v in node]
+    if isinstance(node, str) and _ISO.match(node) and parse_time(node) is not None:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(parse_time(node) + offset))
+    return node

@@ -32,13 +32,20 @@ def build_organisation(moto_url, story):
     """The prod account's users and buckets in moto (moto runs as that account)."""
     iam = aws_client("iam", moto_url)
     s3 = aws_client("s3", moto_url)
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
     for person in demo_story.PEOPLE[demo_story.PROD]:
-        iam.create_user(UserName=person["user"], Tags=[
-            {"Key": "email", "Value": "%s@example.com" % person["user"]}])
+        name = person["user"]
+        iam.create_user(UserName=name, Tags=[{"Key": "email", "Value": name + "@example.com"}])
         if person["console"]:
-            iam.create_login_profile(UserName=person["user"], Password="Demo-Passw0rd-%s!" % person["user"])
-        iam.create_access_key(UserName=person["user"])
-    iam.create_user(UserName="backup-svc")
+            iam.create_login_profile(UserName=name, Password="Demo-Passw0rd-%s!" % name)
+        if person["admin"]:
+            iam.attach_user_policy(UserName=name, PolicyArn=admin)
+            device = iam.create_virtual_mfa_device(VirtualMFADeviceName=name)
+            iam.enable_mfa_device(UserName=name, SerialNumber=device["VirtualMFADevice"][
+                "SerialNumber"], AuthenticationCode1="123456", AuthenticationCode2="654321")
+        iam.create_access_key(UserName=name)
+    iam.create_user(UserName="backup-svc")  # the intruder's, as the story's attack left it
+    iam.attach_user_policy(UserName="backup-svc", PolicyArn=admin)
     iam.create_access_key(UserName="backup-svc")
     for bucket in story["buckets"][demo_story.PROD]:
         s3.create_bucket(Bucket=bucket)
