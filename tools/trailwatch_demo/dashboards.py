@@ -197,12 +197,10 @@ def problems_of(report):
     return problems
 
 
-def render_all(app_dir, replay, events, now, folder, work, browsers=2):
-    """Every Dashboard Studio view of the app rendered over ``events`` to <folder>/<view>.png
-    (``browsers`` Chromium processes at a time) -> {view: {"label", "png",
-    "empty_data_sources", "problems"}}."""
-    from concurrent.futures import ThreadPoolExecutor
-
+def render_all(app_dir, replay, events, now, folder, work):
+    """Every Dashboard Studio view of the app rendered over ``events`` to <folder>/<view>.png,
+    one at a time (two Chromiums at once on two busy cores made a page miss its render
+    budget) -> {view: {"label", "png", "empty_data_sources", "problems"}}."""
     os.makedirs(folder, exist_ok=True)
     bundle = build_bundle(work)
     pages = []
@@ -219,5 +217,4 @@ def render_all(app_dir, replay, events, now, folder, work, browsers=2):
                       "problems": ["%s: %s" % (name, p) for p in problems_of(report)]
                       + ["%s: data source %s has no results" % (name, ds) for ds in empty]}
 
-    with ThreadPoolExecutor(max_workers=browsers) as pool:
-        return dict(pool.map(one, pages))
+    return dict(one(page) for page in pages)
