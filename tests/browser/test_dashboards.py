@@ -1,7 +1,7 @@
 """Every Dashboard Studio view of the built add-on, validated and rendered by Splunk's own
 dashboard framework (@splunk/dashboard-* with the view-only Enterprise preset) in headless
 Chromium, each search replaced by the results splreplay computes from the view's own SPL
-over the demo data (demo_events.py).
+over the demo data (tools/trailwatch_demo/dashboard_data.py).
 
 A view fails on a schema error, a console error, a search the evaluator refuses, a data
 source without results, or a visualization that draws nothing. Screenshots go to
