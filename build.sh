@@ -8,7 +8,8 @@
 #   ./build.sh backtest . run the scheduled saved searches as Splunk's scheduler would
 #                         (tools/splreplay/backtest.py: --events --from --to [--index-delay ...])
 #   ./build.sh bench      run the benchmarks under bench/ (JSON figures on stdout)
-#   ./build.sh demo       the demo story through the detections (demo-output/summary.json)
+#   ./build.sh demo       the whole add-on on a made-up organisation, in moto: inputs, detections,
+#                         governance actions and undo, dashboards as PNG (demo-output/)
 #   ./build.sh docs       regenerate docs/detection-index.md from detections/
 #   ./build.sh clean      remove build output (keeps the virtual environment)
 #
@@ -164,6 +165,9 @@ case "$cmd" in
     demo)
         ensure_venv
         ensure_built
+        # The dashboards' node packages when npm is there; without it the demo's dashboard
+        # step fails saying what to install.
+        if command -v npm >/dev/null; then ensure_browser_packages; fi
         PYTHONPATH="$ROOT/tools" exec "$PY" -m trailwatch_demo --app "$OUTPUT/$APP_ID" \
             --out "$ROOT/demo-output" "$@" ;;
     backtest)
@@ -171,6 +175,6 @@ case "$cmd" in
         ensure_built
         PYTHONPATH="$ROOT/tools" exec "$PY" -m splreplay.backtest --app "$OUTPUT/$APP_ID" "$@" ;;
     clean) rm -rf "$OUTPUT" "$DIST" "$ROOT"/.build-staging* ;;
-    -h|--help|help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help|help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$cmd' (try: ./build.sh help)" ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark of the four modular inputs run as Splunk runs them: the built
 add-on's input scripts as child processes, input definition XML on stdin, the XML event
-stream read back from stdout; splunkd answered by the test double (tests/splunkd_double),
+stream read back from stdout; splunkd answered by the test double (tools/splunkd_double),
 AWS by moto on 127.0.0.1, LookupEvents by the rate-limited loopback fake of
 tests/inputs/lookup_events_fake.py (2 requests/s per account and region, 50 events per
 page, throttling beyond that). Real time, real HTTP: no virtual clock.
@@ -34,7 +34,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILT = os.path.join(ROOT, "output", "TA-trailwatch")
-sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "inputs")]
+sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "inputs"),
+                os.path.join(ROOT, "tools")]
 
 
 def _wait_for_build(seconds=180):

@@ -12,6 +12,9 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# tools/: the doubles and runners the tests share with the demo and the benchmarks
+# (splunkd_double, splunk_runner, splreplay, trailwatch_demo).
+sys.path.insert(1, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
 
 from addon import APP_BIN, APP_LIB, splunk_pythons  # noqa: E402
 

@@ -1,7 +1,7 @@
 """Every Dashboard Studio view of the built add-on, validated and rendered by Splunk's own
 dashboard framework (@splunk/dashboard-* with the view-only Enterprise preset) in headless
 Chromium, each search replaced by the results splreplay computes from the view's own SPL
-over the demo data (demo_events.py).
+over the demo data (tools/trailwatch_demo/dashboard_data.py).
 
 A view fails on a schema error, a console error, a search the evaluator refuses, a data
 source without results, or a visualization that draws nothing. Screenshots go to
@@ -16,8 +16,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-import demo_events  # noqa: E402
-from dashboards import CHROMIUM, build_bundle, layout_height, render, views, with_static_data  # noqa: E402
+from trailwatch_demo import dashboard_data as demo_events  # noqa: E402
+from trailwatch_demo.dashboards import CHROMIUM, build_bundle, layout_height, render, views, with_static_data  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 
 from addon import APP_DIR  # noqa: E402

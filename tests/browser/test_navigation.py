@@ -11,7 +11,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from dashboards import views  # noqa: E402
+from trailwatch_demo.dashboards import views  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 
 from addon import APP_DIR  # noqa: E402

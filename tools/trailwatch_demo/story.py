@@ -193,7 +193,7 @@ class Story:
 
         spray = []
         targets = ["alice", "bob", "erin", "admin", "backup"]
-        for round_no in range(4):
+        for _round in range(4):
             for name in targets:
                 ident = iam_user_identity(PROD, name)
                 t += datetime.timedelta(seconds=20)

@@ -5,8 +5,11 @@ the XML). `with_static_data` substitutes each input's default value and each def
 into the searches (as Dashboard Studio does when the dashboard opens), runs every `ds.search`
 through splreplay over the demo events, and returns a copy of the definition whose search
 data sources are `ds.test` sources holding those results. `render` loads it in headless
-Chromium with Splunk's dashboard framework (the bundle built from src/render.jsx), saves a
+Chromium with Splunk's dashboard framework (the bundle built from tests/browser/src/render.jsx
+with the node packages of tests/browser, which are test tooling and never shipped), saves a
 screenshot and returns the page's report.
+
+Shared by the browser test (tests/browser/test_dashboards.py) and `./build.sh demo`.
 """
 import copy
 import json
@@ -14,15 +17,13 @@ import os
 import re
 import subprocess
 import tempfile
-import sys
 import xml.etree.ElementTree as ET
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOOLS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools")
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+from splreplay.output import row_for_output
 
-from splreplay.output import row_for_output  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The node project that renders (package.json, lockfile, src/render.jsx, node_modules).
+NODE_PROJECT = os.path.join(ROOT, "tests", "browser")
 
 CHROMIUM = os.environ.get("TRAILWATCH_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -111,17 +112,30 @@ def with_static_data(definition, replay, events, now):
     return static, results
 
 
+def missing_tools():
+    """What rendering needs and this machine lacks, each with how to install it."""
+    missing = []
+    if not os.path.exists(os.path.join(NODE_PROJECT, "node_modules", ".bin", "esbuild")):
+        missing.append("the node packages in tests/browser/node_modules: install node and npm "
+                       "(Debian: apt-get install -y nodejs npm), then run `npm ci --prefix "
+                       "tests/browser` (./build.sh test does it)")
+    if not os.access(CHROMIUM, os.X_OK):
+        missing.append("%s: install Debian's chromium package (apt-get install -y chromium) or "
+                       "point TRAILWATCH_CHROMIUM at a Chromium binary" % CHROMIUM)
+    return missing
+
+
 def build_bundle(out_dir):
     """Bundle src/render.jsx with esbuild (from tests/browser/node_modules)."""
-    esbuild = os.path.join(HERE, "node_modules", ".bin", "esbuild")
+    esbuild = os.path.join(NODE_PROJECT, "node_modules", ".bin", "esbuild")
     if not os.path.exists(esbuild):
         raise RuntimeError("tests/browser/node_modules is missing: run `npm ci --prefix "
                            "tests/browser` (./build.sh test does it)")
     bundle = os.path.join(out_dir, "render.js")
-    subprocess.run([esbuild, os.path.join(HERE, "src", "render.jsx"), "--bundle", "--minify",
-                    "--outfile=" + bundle, "--define:process.env.NODE_ENV=\"production\"",
-                    "--loader:.js=jsx", "--log-level=error"], check=True, cwd=HERE,
-                   timeout=300)
+    subprocess.run([esbuild, os.path.join(NODE_PROJECT, "src", "render.jsx"), "--bundle",
+                    "--minify", "--outfile=" + bundle,
+                    "--define:process.env.NODE_ENV=\"production\"", "--loader:.js=jsx",
+                    "--log-level=error"], check=True, cwd=NODE_PROJECT, timeout=300)
     return bundle
 
 
@@ -169,3 +183,38 @@ def layout_height(definition):
         pos = block["position"]
         bottom = max(bottom, pos["y"] + pos["h"])
     return bottom + 220
+
+
+def problems_of(report):
+    """What the page reported that makes a rendering fail: schema errors, console errors, a
+    dashboard that never finished rendering."""
+    problems = ["schema: %s" % p for p in report.get("schema", []) + report.get("validation", [])]
+    problems += ["console: %s" % e for e in report.get("errors", [])]
+    if not report.get("schemaChecked"):
+        problems.append("the preset's schema did not compile")
+    if not report.get("rendered"):
+        problems.append("the dashboard never finished rendering")
+    return problems
+
+
+def render_all(app_dir, replay, events, now, folder, work):
+    """Every Dashboard Studio view of the app rendered over ``events`` to <folder>/<view>.png,
+    one at a time (two Chromiums at once on two busy cores made a page miss its render
+    budget) -> {view: {"label", "png", "empty_data_sources", "problems"}}."""
+    os.makedirs(folder, exist_ok=True)
+    bundle = build_bundle(work)
+    pages = []
+    for name, (label, definition) in views(app_dir).items():
+        static, results = with_static_data(definition, replay, events, now)
+        pages.append((name, label, definition, static, results))
+
+    def one(page):
+        name, label, definition, static, results = page
+        shot = os.path.join(folder, name + ".png")
+        report = render(static, bundle, shot, layout_height(definition))
+        empty = sorted(ds for ds, rows in results.items() if not rows)
+        return name, {"label": label, "png": shot, "empty_data_sources": empty,
+                      "problems": ["%s: %s" % (name, p) for p in problems_of(report)]
+                      + ["%s: data source %s has no results" % (name, ds) for ds in empty]}
+
+    return dict(one(page) for page in pages)

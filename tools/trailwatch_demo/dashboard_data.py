@@ -24,10 +24,9 @@ import hashlib
 import json
 import os
 
-from dashboards import TOOLS  # noqa: F401 (puts tools/ on sys.path)
-from splreplay.events import flatten_json, parse_time  # noqa: E402
-from trailwatch_demo import story as demo_story  # noqa: E402
-from trailwatch_demo.detect import is_support, run_searches  # noqa: E402
+from splreplay.events import flatten_json, parse_time
+from trailwatch_demo import story as demo_story
+from trailwatch_demo.detect import is_support, run_searches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SQS_BUCKET = "organisation-trail-logs"
@@ -187,6 +186,17 @@ def action_events(story, when):
               "Restored the access key and console password saved by act-0003.", "act-0007",
               policy="A01", extra={"undo_of": "act-0003"}),
     ]
+
+
+def audit_events(audits, when):
+    """Audit events the governance actions wrote (trailwatch:action), placed on the story's
+    clock one minute apart from ``when`` (the actions stamp the real time)."""
+    events = []
+    for n, audit in enumerate(audits):
+        t = when + 60 * n
+        events.append(json_event(audit, t, "trailwatch:action", "trailwatch:" + audit["action"],
+                                 t + 1))
+    return events
 
 
 def log_events(when):
