@@ -53,7 +53,7 @@ TOOLS = os.path.join(ROOT, "tools")
 
 if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
-from twcontent.model import load_all  # noqa: E402
+from twcontent.model import load_all, with_summaries  # noqa: E402
 from splreplay.errors import InputError  # noqa: E402
 from splreplay.runner import parse_now  # noqa: E402
 
@@ -196,23 +196,11 @@ def app_with_lookups(policy_id, work, extra=None):
     return APP_DIR
 
 
-# Support searches whose output (a summary index) their readers take instead of raw events:
-# run first, in the same splreplay run, whenever a search that requires them runs.
-SUMMARIES = tuple(d.name for d in CONTENT if d.kind == "support" and "collect " in d.search)
-
-
-def with_summaries(searches):
-    """``searches`` with the summary searches any of them requires run first."""
-    needed = [s for s in SUMMARIES if s not in searches and any(
-        s in BY_NAME[n].get("requires", []) for n in searches if n in BY_NAME)]
-    return needed + list(searches)
-
-
 def replay(events, searches=(), geoip=None, app=APP_DIR, state=None, spl=None, now=None):
     """Runs splreplay as `./build.sh replay` does; -> result rows (dicts). `events` is one
     path or a list of them. The summary searches a search requires run first (the rows they
     write are not returned)."""
-    first = with_summaries(list(searches))[:-len(searches)] if searches else []
+    first = with_summaries(list(searches), CONTENT)[:-len(searches)] if searches else []
     cmd = [sys.executable, "-m", "splreplay", "--app", app]
     for path in [events] if isinstance(events, str) else events:
         cmd += ["--events", path]

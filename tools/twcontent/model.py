@@ -138,3 +138,14 @@ def _check_together(detections, profiles):
                 problems.append("%s: name must be 'TrailWatch - ' + policy" % d.path)
     if problems:
         raise ContentError("\n".join(problems))
+
+
+def with_summaries(names, content):
+    """``names`` (saved search names, in run order) preceded by the summary searches (support
+    searches that ``collect`` into a summary index) any of them requires and that are not
+    already among them: what must run first when they run outside the scheduler."""
+    by_name = {d.name: d for d in content}
+    summaries = [d.name for d in content if d.kind == "support" and "| collect " in d.search]
+    needed = [s for s in summaries if s not in names and any(
+        s in by_name[n].get("requires", []) for n in names if n in by_name)]
+    return needed + list(names)
