@@ -136,7 +136,8 @@ def test_baselines_and_support_searches_run_without_alerting(built):
         assert s["enableSched"] == "1" and s["disabled"] == "1"
         assert not any(k.startswith(("action.", "alert.")) for k in s), d.name
         # The scheduler may start a baseline late (its window overlaps the last run's), but
-        # never skip the summary, whose index-time windows tile: continuous scheduling.
+        # never skip the summary or the trail buckets, whose index-time windows tile:
+        # continuous scheduling.
         if s.get("dispatch.index_earliest"):
             assert s["realtime_schedule"] == "0" and "schedule_window" not in s, d.name
         else:

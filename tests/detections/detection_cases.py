@@ -240,9 +240,9 @@ def _records_file(work, name, records):
     return path
 
 
-def run_alone(policy_id, case, records, geoip, work):
-    """The rows of the policy's search over one case run on its own: its lookups, its setup
-    steps in order and then the detection, all sharing a fresh --state folder."""
+def set_up_alone(policy_id, case, geoip, work):
+    """What a case that runs alone has before the detection runs: its lookups and its setup
+    steps run in order, in a fresh --state folder ``work/state``; -> (app, state folder)."""
     os.makedirs(work, exist_ok=True)
     app = app_with_lookups(policy_id, work, case.get("lookups"))
     state = os.path.join(work, "state")
@@ -251,6 +251,13 @@ def run_alone(policy_id, case, records, geoip, work):
         replay(_records_file(work, "setup%d" % n, step["Records"]),
                [names] if isinstance(names, str) else names,
                geoip=geoip, app=app, state=state, now=step["now"])
+    return app, state
+
+
+def run_alone(policy_id, case, records, geoip, work):
+    """The rows of the policy's search over one case run on its own: its lookups, its setup
+    steps in order and then the detection, all sharing a fresh --state folder."""
+    app, state = set_up_alone(policy_id, case, geoip, work)
     return replay(_records_file(work, "case", records), [DETECTIONS[policy_id][1]], geoip=geoip,
                   app=app, state=state, now=case.get("now"))
 
