@@ -42,6 +42,7 @@ records; every row of that run is the case's. Both run splreplay's command line 
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -240,18 +241,33 @@ def _records_file(work, name, records):
     return path
 
 
+# setups already run this session: (policy, GeoIP database, lookups, setup steps) -> the folder
+# whose state/ they left (cases with the same lookups and steps share one setup run)
+_SETUPS = {}
+
+
 def set_up_alone(policy_id, case, geoip, work):
     """What a case that runs alone has before the detection runs: its lookups and its setup
-    steps run in order, in a fresh --state folder ``work/state``; -> (app, state folder)."""
+    steps run in order in one --state folder; -> (app, state), state being ``work/state``, a
+    fresh copy of what the setup left (the setup runs once per session for the same policy,
+    GeoIP database, lookups and steps: replay is deterministic)."""
     os.makedirs(work, exist_ok=True)
-    app = app_with_lookups(policy_id, work, case.get("lookups"))
+    key = json.dumps([policy_id, geoip, case.get("lookups"), case.get("setup")], sort_keys=True)
+    done = _SETUPS.get(key)
+    if done is None:
+        done = os.path.join(work, "setup")
+        app = app_with_lookups(policy_id, done, case.get("lookups"))
+        state = os.path.join(done, "state")
+        os.makedirs(state, exist_ok=True)
+        for n, step in enumerate(case.get("setup", []), 1):
+            names = step["search"]
+            replay(_records_file(done, "setup%d" % n, step["Records"]),
+                   [names] if isinstance(names, str) else names,
+                   geoip=geoip, app=app, state=state, now=step["now"])
+        _SETUPS[key] = done
     state = os.path.join(work, "state")
-    for n, step in enumerate(case.get("setup", []), 1):
-        names = step["search"]
-        replay(_records_file(work, "setup%d" % n, step["Records"]),
-               [names] if isinstance(names, str) else names,
-               geoip=geoip, app=app, state=state, now=step["now"])
-    return app, state
+    shutil.copytree(os.path.join(done, "state"), state)
+    return APP_DIR, state
 
 
 def run_alone(policy_id, case, records, geoip, work):

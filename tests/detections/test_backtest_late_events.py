@@ -14,12 +14,11 @@ import io
 import json
 import math
 import os
-import shutil
 import sys
 
 import pytest
 
-from detection_cases import (BY_NAME, DETECTIONS, POLICIES, SUPPORT, TOOLS, APP_DIR,
+from detection_cases import (BY_NAME, DETECTIONS, POLICIES, SUPPORT, TOOLS,
                              app_with_lookups, event_ids, load_cases, mismatches, set_up_alone,
                              values)
 
@@ -27,12 +26,16 @@ if TOOLS not in sys.path:
     sys.path.insert(0, TOOLS)
 
 from splreplay.backtest import Backtest, IndexDelay  # noqa: E402
+from splreplay.cron import Cron  # noqa: E402
 from splreplay.events import parse_time  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 from splreplay.timeutil import relative_time  # noqa: E402
+from twcontent import render  # noqa: E402
+from twcontent.model import load_profiles  # noqa: E402
 
 CASES = [(pid, name) for pid in sorted(POLICIES) for name, _, _ in load_cases(pid)]
 DELAYS = ("p50=3m,p99=14m,max=30m", "fixed=30m")
+PROFILES = load_profiles()
 
 
 def backtest_case(policy_id, records, delay, geoip, work):
@@ -119,8 +122,61 @@ def test_support_searches_that_find_nothing_keep_their_lookups_usable(tmp_path):
 # test below keeps the two lists covering every B detection).
 B_BACKTESTED = ("B02", "B04", "B05", "B06", "B08", "B09", "B10", "B11")
 B_JUDGED_WITH_SUMMARY = ("B01", "B03", "B07")
-B_CASES = [(pid, name) for pid in B_BACKTESTED for name, _, _ in load_cases(pid)]
 LATEST_DELAY = 30 * 60  # the largest delay of DELAYS
+WORST, DRAWN = "fixed=30m", "p50=3m,p99=14m,max=30m"
+
+
+def _settings(policy_id):
+    """The detection's scheduling settings, rendered from its source as the build does."""
+    return dict(render.schedule_settings(BY_NAME[DETECTIONS[policy_id][1]], PROFILES))
+
+
+def _span(policy_id, records):
+    """(from, to) of a B case's backtest: from its first event until every run that judges
+    its latest event, indexed 30 minutes late, has run: the first run after that and the
+    overlapping runs of the next two clock hours (B04's 25-hour window is cut there: the later
+    runs see the same events and the same pairs, which its 25-hour throttle suppresses)."""
+    times = [parse_time(r["eventTime"]) for r in records]
+    last = max(times)
+    reach = last - relative_time(last, _settings(policy_id)["dispatch.earliest_time"])
+    return (min(times) // 600) * 600, last + LATEST_DELAY + min(reach, 2 * 3600) + 3600
+
+
+def _first_runs(policy_id, records, delay):
+    """Per record, the first run of the detection that selects it (the backtest's rule: in the
+    run's event-time window, indexed before its dispatch.index_latest and not after the run).
+    The runs that select a record are then the following runs whose event-time window holds
+    it (one, with tiling index-time windows), which does not depend on the delay: two delays
+    giving the same first runs give every run the same events, and the same alerts."""
+    settings = _settings(policy_id)
+    runs = Cron(settings["cron_schedule"]).times(*_span(policy_id, records))
+    bound = {k: settings.get("dispatch." + k) for k in ("earliest_time", "latest_time",
+                                                          "index_latest")}
+    draw = IndexDelay(delay, seed=1)
+    out = []
+    for r in records:
+        when = parse_time(r["eventTime"])
+        indexed = int(when + draw.delay(r["eventID"]))
+        out.append(next((t for t in runs
+                         if relative_time(t, bound["earliest_time"]) <= when
+                         < relative_time(t, bound["latest_time"] or "now")
+                         and indexed < min(relative_time(t, bound["index_latest"])
+                                           if bound["index_latest"] else math.inf, t + 1)),
+                        None))
+    return out
+
+
+def _b_params():
+    """Every B case with the worst case (every event 30 minutes late), and with the drawn
+    delays only where they change which run first sees an event."""
+    out = []
+    for pid in B_BACKTESTED:
+        for name, _, records in load_cases(pid):
+            delays = [WORST]
+            if _first_runs(pid, records, DRAWN) != _first_runs(pid, records, WORST):
+                delays.append(DRAWN)
+            out += [pytest.param(pid, name, d, id="%s/%s-%s" % (pid, name, d)) for d in delays]
+    return out
 
 
 def test_every_anomaly_detection_is_backtested_or_listed():
@@ -133,40 +189,15 @@ def _needed_support(search):
     return [n for n in BY_NAME[search].get("requires") or [] if BY_NAME[n].kind == "support"]
 
 
-def _reach(replay, name, at):
-    """How far before its run a run of the saved search reaches by event time (seconds)."""
-    earliest = replay.app.saved_search_settings(name).get("dispatch.earliest_time")
-    return at - relative_time(at, earliest) if earliest else math.inf
-
-
-@pytest.fixture(scope="module")
-def set_up_case(folder_geoip, tmp_path_factory):
-    """Runs a B case's lookups and setup steps once (shared by both delays); -> its work folder."""
-    done = {}
-
-    def get(policy_id, case_name, case):
-        if (policy_id, case_name) not in done:
-            work = str(tmp_path_factory.mktemp("setup-" + policy_id))
-            set_up_alone(policy_id, case, folder_geoip(policy_id), work)
-            done[policy_id, case_name] = work
-        return done[policy_id, case_name]
-    return get
-
-
-def backtest_b_case(policy_id, records, delay, geoip, setup_work, work):
-    state = os.path.join(work, "state")
-    shutil.copytree(os.path.join(setup_work, "state"), state)
+def backtest_b_case(policy_id, case, records, delay, geoip, work):
+    # the case's lookups and setup steps as the case runner has them
+    app, state = set_up_alone(policy_id, case, geoip, work)
     path = os.path.join(work, "case.json")
     with open(path, "w") as handle:
         json.dump({"Records": records}, handle)
     name = DETECTIONS[policy_id][1]
-    replay = Replay(APP_DIR, state_dir=state, geoip=geoip, warn=lambda m: None)
-    times = [parse_time(r["eventTime"]) for r in records]
-    start = (min(times) // 600) * 600
-    # until every run that judges the latest event, indexed late, has run: the first run
-    # after its index time and the overlapping runs whose event-time window (up to 3 clock
-    # hours here; B04's 25-hour one is cut there) still reaches it
-    end = max(times) + LATEST_DELAY + min(_reach(replay, name, max(times)), 3 * 3600) + 3600
+    replay = Replay(app, state_dir=state, geoip=geoip, warn=lambda m: None)
+    start, end = _span(policy_id, records)
     out = io.StringIO()
     bt = Backtest(replay, [name] + _needed_support(name), start, end,
                   IndexDelay(delay, seed=1), out)
@@ -176,13 +207,10 @@ def backtest_b_case(policy_id, records, delay, geoip, setup_work, work):
     return [x["result"] for x in lines if x["type"] == "alert" and x["search_name"] == name]
 
 
-@pytest.mark.parametrize("policy_id,case_name,delay",
-                         [(p, n, d) for d in DELAYS for p, n in B_CASES],
-                         ids=["%s/%s-%s" % (p, n, d) for d in DELAYS for p, n in B_CASES])
+@pytest.mark.parametrize("policy_id,case_name,delay", _b_params())
 def test_anomaly_case_alerts_once_with_late_events(policy_id, case_name, delay, folder_geoip,
-                                                   set_up_case, tmp_path):
+                                                   tmp_path):
     case, records = next((c, r) for n, c, r in load_cases(policy_id) if n == case_name)
-    setup_work = set_up_case(policy_id, case_name, case)
-    alerts = backtest_b_case(policy_id, records, delay, folder_geoip(policy_id), setup_work,
+    alerts = backtest_b_case(policy_id, case, records, delay, folder_geoip(policy_id),
                              str(tmp_path))
     judge(case_name, case, records, alerts)
