@@ -126,9 +126,9 @@ LATEST_DELAY = 30 * 60  # the largest delay of DELAYS
 WORST, DRAWN = "fixed=30m", "p50=3m,p99=14m,max=30m"
 
 
-def _settings(policy_id):
-    """The detection's scheduling settings, rendered from its source as the build does."""
-    return dict(render.schedule_settings(BY_NAME[DETECTIONS[policy_id][1]], PROFILES))
+def _settings(name):
+    """A saved search's scheduling settings, rendered from its source as the build does."""
+    return dict(render.schedule_settings(BY_NAME[name], PROFILES))
 
 
 def _span(policy_id, records):
@@ -138,18 +138,27 @@ def _span(policy_id, records):
     runs see the same events and the same pairs, which its 25-hour throttle suppresses)."""
     times = [parse_time(r["eventTime"]) for r in records]
     last = max(times)
-    reach = last - relative_time(last, _settings(policy_id)["dispatch.earliest_time"])
+    earliest = _settings(DETECTIONS[policy_id][1])["dispatch.earliest_time"]
+    reach = last - relative_time(last, earliest)
     return (min(times) // 600) * 600, last + LATEST_DELAY + min(reach, 2 * 3600) + 3600
 
 
 def _first_runs(policy_id, records, delay):
-    """Per record, the first run of the detection that selects it (the backtest's rule: in the
+    """Per search of the backtest and record, the first run that selects it (the backtest's rule: in the
     run's event-time window, indexed before its dispatch.index_latest and not after the run).
     The runs that select a record are then the following runs whose event-time window holds
     it (one, with tiling index-time windows), which does not depend on the delay: two delays
-    giving the same first runs give every run the same events, and the same alerts."""
-    settings = _settings(policy_id)
-    runs = Cron(settings["cron_schedule"]).times(*_span(policy_id, records))
+    giving the same first runs give every run the same events (and what a summary search
+    writes the same index time), so the same alerts."""
+    out = []
+    for name in _searches(policy_id):
+        out += _search_first_runs(name, records, delay, _span(policy_id, records))
+    return out
+
+
+def _search_first_runs(name, records, delay, span):
+    settings = _settings(name)
+    runs = Cron(settings["cron_schedule"]).times(*span)
     bound = {k: settings.get("dispatch." + k) for k in ("earliest_time", "latest_time",
                                                           "index_latest")}
     draw = IndexDelay(delay, seed=1)
@@ -184,9 +193,12 @@ def test_every_anomaly_detection_is_backtested_or_listed():
     assert sorted(B_BACKTESTED + B_JUDGED_WITH_SUMMARY) == b
 
 
-def _needed_support(search):
-    """The support searches (not the baselines) the detection names in `requires`."""
-    return [n for n in BY_NAME[search].get("requires") or [] if BY_NAME[n].kind == "support"]
+def _searches(policy_id):
+    """The detection and the support searches (not the baselines) it names in `requires`,
+    supports first."""
+    name = DETECTIONS[policy_id][1]
+    return [n for n in BY_NAME[name].get("requires") or [] if BY_NAME[n].kind == "support"] \
+        + [name]
 
 
 def backtest_b_case(policy_id, case, records, delay, geoip, work):
@@ -199,7 +211,7 @@ def backtest_b_case(policy_id, case, records, delay, geoip, work):
     replay = Replay(app, state_dir=state, geoip=geoip, warn=lambda m: None)
     start, end = _span(policy_id, records)
     out = io.StringIO()
-    bt = Backtest(replay, [name] + _needed_support(name), start, end,
+    bt = Backtest(replay, _searches(policy_id), start, end,
                   IndexDelay(delay, seed=1), out)
     bt.run([path])
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
