@@ -71,10 +71,7 @@ def stop_with_sigterm(input_type, stdin, env, out_path, python=sys.executable):
     seconds it took to stop); a clean stop closes the XML stream."""
     with open(out_path, "wb") as out:
         proc = start_input(python, input_type, stdin, env, out)
-        deadline = time.time() + 60
-        while b"</event>" not in open(out_path, "rb").read():  # it is working
-            assert time.time() < deadline and proc.poll() is None, proc.stderr.read().decode()
-            time.sleep(0.05)
+        assert _first_event_written(proc, out_path, 60), proc.stderr.read().decode()  # working
         proc.send_signal(signal.SIGTERM)
         started = time.time()
         assert proc.wait(30) == 0, proc.stderr.read().decode()
@@ -89,11 +86,15 @@ def stop_with_sigterm(input_type, stdin, env, out_path, python=sys.executable):
 def crash_loop(out_dir, input_type, stdin, env, expected, kill_runs, kill_after, max_runs,
                done, python=sys.executable):
     """Run an input again and again as splunkd does after crashes: each of the first
-    `kill_runs` runs is SIGKILLed after a random `kill_after` (low, high) seconds unless it has
-    ended; the runs after those go to their end until ``done(exit_status, ids)`` says the work
-    is over (it may wait, e.g. for messages to come back), at most `max_runs` runs in all.
+    `kill_runs` runs is SIGKILLed a random `kill_after` (low, high) seconds after it has
+    written its first event, unless it has ended; the runs after those go to their end until
+    ``done(exit_status, ids)`` says the work is over (it may wait, e.g. for messages to come
+    back), at most `max_runs` runs in all.
 
-    Fails unless a kill cut a run that had written events (else the test tested nothing).
+    The kill points are counted from the first event, not from the start, so that they fall
+    in the run's work however long the interpreter takes to start (on a loaded machine,
+    longer than `kill_after` itself). Fails unless a kill cut a run that had written events
+    (else the test tested nothing).
     Returns (ids of `expected` never delivered, count of duplicate deliveries)."""
     random = rng()
     delivered = []
@@ -103,7 +104,7 @@ def crash_loop(out_dir, input_type, stdin, env, expected, kill_runs, kill_after,
         out_path = out_dir / ("out-%d.xml" % attempt)
         with open(out_path, "wb") as out:
             proc = start_input(python, input_type, stdin, env, out)
-            if attempt < kill_runs:
+            if attempt < kill_runs and _first_event_written(proc, out_path):
                 time.sleep(random.uniform(*kill_after))
                 if proc.poll() is None:
                     proc.send_signal(signal.SIGKILL)
@@ -121,6 +122,20 @@ def crash_loop(out_dir, input_type, stdin, env, expected, kill_runs, kill_after,
     print("%s crash test: runs (status, events) %s, %d duplicates"
           % (input_type, runs, duplicates))
     return set(expected) - set(delivered), duplicates
+
+
+def _first_event_written(proc, out_path, wait=120):
+    """Waits until the input's output holds a whole event: True, or False when the run ended
+    first."""
+    deadline = time.time() + wait
+    while True:
+        with open(out_path, "rb") as handle:
+            if b"</event>" in handle.read():
+                return True
+        if proc.poll() is not None:
+            return False
+        assert time.time() < deadline, "the input wrote no event in %d s" % wait
+        time.sleep(0.02)
 
 
 def read_log(splunk_home, input_type, name):
