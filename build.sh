@@ -2,7 +2,8 @@
 # TrailWatch for AWS: the one entry point for building, testing and inspecting the add-on.
 #
 #   ./build.sh            build the add-on and package it as dist/TA-trailwatch-<version>.tar.gz
-#   ./build.sh test       run the whole test suite (builds first when the build is stale)
+#   ./build.sh test       run the whole test suite (builds first when the build is stale), on
+#                         every core; extra arguments go to pytest (-n 0: in one process)
 #   ./build.sh inspect    run Splunk AppInspect (precert, cloud tag) on the package
 #   ./build.sh replay ... run the add-on's saved searches over CloudTrail files (tools/splreplay)
 #   ./build.sh backtest . run the scheduled saved searches as Splunk's scheduler would
@@ -120,12 +121,16 @@ ensure_browser_packages() {
     echo "$want" > "$stamp"
 }
 
+# The suite runs on every core (pytest-xdist), a test file per worker at a time (--dist
+# loadfile: a module's fixtures, e.g. the previous release's build, are made once).
+# TRAILWATCH_TEST_WORKERS sets the count; `./build.sh test -n 0 ...` runs in one process.
 run_tests() {
     ensure_venv
     ensure_built
     ensure_browser_packages
-    say "running the test suite"
-    "$PY" -m pytest "$@"
+    local workers="${TRAILWATCH_TEST_WORKERS:-$(nproc)}"
+    say "running the test suite ($workers workers)"
+    "$PY" -m pytest -n "$workers" --dist loadfile "$@"
 }
 
 inspect() {
