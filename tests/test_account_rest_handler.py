@@ -32,7 +32,8 @@ def handler_module(splunkd, monkeypatch, tmp_path):  # noqa: F811
     (splunk_home / "etc" / "apps" / "TA-trailwatch").symlink_to(os.path.join(ROOT, "output",
                                                                             "TA-trailwatch"))
     monkeypatch.setattr(sys.modules["__main__"], "__file__", str(
-        splunk_home / "etc" / "apps" / "TA-trailwatch" / "bin" / "ta_trailwatch_rh_account.py"))
+        splunk_home / "etc" / "apps" / "TA-trailwatch" / "bin" / "ta_trailwatch_rh_account.py"),
+        raising=False)  # under pytest-xdist, __main__ (the worker's) has no __file__
     monkeypatch.setenv("SPLUNK_HOME", str(splunk_home))
     monkeypatch.setenv("SPLUNKD_URI", splunkd.uri)
     splunkd.create_conf(CONF)
