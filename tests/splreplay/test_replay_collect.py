@@ -117,6 +117,7 @@ def test_backtest_counts_the_event_time_window_as_read_and_runs_collected_events
     alerts = [x for x in lines if x["type"] == "alert"]
     last = {row["eventName"]: row["n"] for row in alerts[-1]["results"]}
     assert last == {"A": "2", "B": "1"}
+    assert sorted(e["eventName"] for e in bt.collected) == ["A", "B"]
     # ... but every run reads all it has indexed of its event-time window: 10:05 (none yet:
     # indexed a minute late), 11:05 (A A), 12:05 (A A B)
     assert summ["Sum"]["events_read_raw"] == 0 + 2 + 3

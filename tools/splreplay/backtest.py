@@ -53,7 +53,7 @@ from .events import list_files, parse_time, read_records
 from .limits import Limits
 from .output import row_for_output
 from .runner import Replay, parse_now
-from .searchexpr import ALL, prefilter
+from .searchexpr import ALL, has_terms, prefilter
 from .values import render_field
 
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)?$")
@@ -278,6 +278,8 @@ class Backtest:
         self.read_raw = 0
         self.peak_held = 0
         self._refs = {}  # id of a held event -> how many searches hold it
+        # every event collect wrote during the run (a caller may keep the summary index after it)
+        self.collected = []
         self.failed = False
         replay.app.indexes.sink = self._collected
         # Compile every search once; the summary indexes its collect commands write are known
@@ -292,17 +294,8 @@ class Backtest:
         for srch in self.searches:
             p = srch.pipeline
             srch.lispy = p.commands[0].flt.lispy if p.starts_with_events else None
-            srch.index_terms = srch.lispy is not None and "'term'" in repr(srch.lispy)
+            srch.index_terms = has_terms(srch.lispy)
             srch.held = _Held()
-
-    @property
-    def events(self):
-        """Every event some search still holds (tests)."""
-        seen = {}
-        for srch in self.searches:
-            for ev in srch.held.events[srch.held.base:]:
-                seen[id(ev)] = ev
-        return list(seen.values())
 
     def _admit(self, ev, add):
         low = None
@@ -330,6 +323,7 @@ class Backtest:
     def _collected(self, events):
         """Events ``collect`` wrote during a run: held with the others (``_indextime`` = that
         run), so later runs' windows select them."""
+        self.collected.extend(events)
         for ev in events:
             self._admit(ev, _Held.insert)
 

@@ -75,6 +75,14 @@ class Replay:
         """Run over ``events`` and what earlier searches collected into summary indexes."""
         return pipeline.run(with_stored(events, self.app.indexes))
 
+    def run_saved(self, names, events, now):
+        """Run saved searches in order over the same events (each sees what the earlier ones
+        collected) -> the last one's rows."""
+        rows = []
+        for name in names:
+            rows = self.run(self.compile_saved(name, now), events)
+        return rows
+
     def spl(self, query, events, now=None):
         """Convenience: run an ad-hoc query -> rows (values as held internally)."""
         now = self.default_now(events) if now is None else now

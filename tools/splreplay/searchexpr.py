@@ -275,7 +275,7 @@ class _Parser:
         derived = getattr(self.ctx.app, "derived_fields", None) if self.ctx else None
         if not vals or (derived is not None and _derived(field, derived())):
             return ALL
-        return _or([_with(None, _term(v)) for v in vals])
+        return _any_of([_term(v) for v in vals])
 
     def _check_field(self, t):
         if "*" in t.value:
@@ -362,10 +362,6 @@ _SAFE_TERM = re.compile(r"^[\x20-\x7e]*$")
 
 
 def _with(pred, lispy):
-    if pred is None:
-        class _Holder:
-            pass
-        pred = _Holder()
     pred.lispy = lispy
     return pred
 
@@ -388,10 +384,22 @@ def _and(preds):
 
 
 def _or(preds):
-    parts = [getattr(p, "lispy", ALL) for p in preds]
+    return _any_of([getattr(p, "lispy", ALL) for p in preds])
+
+
+def _any_of(parts):
     if not parts or any(x == ALL for x in parts):
         return ALL
     return parts[0] if len(parts) == 1 else ("or", parts)
+
+
+def has_terms(lispy):
+    """Does ``lispy`` name a raw-text term anywhere (not only metadata such as sourcetype)?"""
+    if lispy is None or lispy[0] == "all" or lispy[0] == "meta":
+        return False
+    if lispy[0] == "term":
+        return True
+    return any(has_terms(x) for x in lispy[1])
 
 
 def _derived(field, derived):

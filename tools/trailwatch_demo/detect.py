@@ -40,23 +40,15 @@ def learn(replay, events, now, names):
                 handle.write(event["_raw"].replace("\n", " ") + "\n")
         backtest = Backtest(replay, names, records[0]["_time"], now, IndexDelay(INDEX_DELAY),
                             out)
-        # Keep every event the runs collect: the backtest holds them only while its own
-        # searches' windows can reach them, and the detections read further back.
-        collected = []
-        hand_on = replay.app.indexes.sink
-
-        def keep(events):
-            collected.extend(events)
-            hand_on(events)
-
-        replay.app.indexes.sink = keep
         backtest.run([path])
     errors = [json.loads(line) for line in out.getvalue().splitlines()
               if '"type": "error"' in line]
     if errors:
         raise SearchRuntimeError("%s at %s: %s" % (errors[0]["search_name"],
                                                    errors[0]["run_time"], errors[0]["message"]))
-    return collected
+    # every event the runs collected: the backtest holds them only while its own searches'
+    # windows can reach them, and the detections read further back
+    return backtest.collected
 
 
 def run_searches(replay, events, now, failed=None):
