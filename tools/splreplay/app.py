@@ -399,7 +399,8 @@ _BASE_FIELDS = frozenset(("_raw", "_time", "host", "source", "sourcetype"))
 
 def _add_json(ev, fields, extra=False):
     """Add extracted JSON fields; ``extra``: the event already holds one copy of each
-    (INDEXED_EXTRACTIONS and KV_MODE both json give every value twice, as in Splunk)."""
+    (INDEXED_EXTRACTIONS and KV_MODE both json give every value twice, as in Splunk).
+    Field names and short values are interned: events held for later runs share them."""
     for name, vals in fields.items():
         if name in _BASE_FIELDS:
             continue
@@ -408,7 +409,11 @@ def _add_json(ev, fields, extra=False):
             if not extra:
                 continue
             vals = values_of(have) + vals
-        ev[name] = vals[0] if len(vals) == 1 else vals
+        if len(vals) == 1:
+            v = vals[0]
+            ev[sys.intern(name)] = sys.intern(v) if type(v) is str and len(v) <= 64 else v
+        else:
+            ev[sys.intern(name)] = vals
 
 
 def split_macro_args(text):

@@ -26,7 +26,7 @@
   (digest mode: ``"results": [...]``), then one ``{"type": "summary", ...}`` per search
   (runs; ``events_scanned``: the events its dispatch windows selected; ``events_read``: of
   those, the ones the indexers read, i.e. that the first search's index terms do not rule out
-  (see ``searchexpr.prefilter``), and ``events_read_raw``: of those, the ones not from a
+  (see ``searchexpr.prefilter``, compiled by ``compile_prefilter``), and ``events_read_raw``: of those, the ones not from a
   summary index; results, alerts, suppressed, errors). A run that fails (as a search
   fails in Splunk, e.g. a lookup without the fields asked for) gives a ``{"type": "error"}``
   line; the other runs go on, and the exit code is 4.
@@ -53,7 +53,7 @@ from .events import list_files, parse_time, read_records
 from .limits import Limits
 from .output import row_for_output
 from .runner import Replay, parse_now
-from .searchexpr import ALL, has_terms, prefilter
+from .searchexpr import ALL, compile_prefilter, has_terms
 from .values import render_field
 
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)?$")
@@ -194,6 +194,7 @@ class _Search:
         self.pipeline = None  # compiled once, run at every cron time (Pipeline.set_now)
         self.lispy = None  # what the index can prune its events with (None: reads none)
         self.held = None  # the events its index terms admit, in event-time order
+        self.admits = None  # fn(event, has): would the indexers read the event for it
         self.stats = {"runs": 0, "events_scanned": 0, "events_read": 0, "events_read_raw": 0,
                       "results": 0,
                       "alerts": 0,
@@ -294,20 +295,26 @@ class Backtest:
         for srch in self.searches:
             p = srch.pipeline
             srch.lispy = p.commands[0].flt.lispy if p.starts_with_events else None
+            srch.admits = compile_prefilter(srch.lispy) if srch.lispy is not None else None
             srch.index_terms = has_terms(srch.lispy)
             srch.held = _Held()
 
     def _admit(self, ev, add):
-        low = None
+        low = []
+        found = {}
+
+        def has(pieces):
+            r = found.get(pieces)
+            if r is None:
+                if not low:
+                    low.append(str(ev.get("_raw", "")).lower())
+                r = found[pieces] = all(p in low[0] for p in pieces)
+            return r
         for srch in self.searches:
-            lispy = srch.lispy
-            if lispy is None:
+            if srch.lispy is None:
                 continue
-            if lispy != ALL:
-                if low is None:
-                    low = str(ev.get("_raw", "")).lower()
-                if not prefilter(lispy, ev, low):
-                    continue
+            if srch.lispy != ALL and not srch.admits(ev, has):
+                continue
             add(srch.held, ev)
             key = id(ev)
             self._refs[key] = self._refs.get(key, 0) + 1

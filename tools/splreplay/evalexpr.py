@@ -17,6 +17,7 @@ Semantics (Splunk's documented behaviour):
   (``'userIdentity.arn'``); an unquoted ``a.b`` is refused because Splunk reads it as the
   concatenation of fields ``a`` and ``b``.
 """
+import operator
 import re
 
 from .errors import SearchRuntimeError, SplError, Unsupported
@@ -61,16 +62,21 @@ def truth(value):
     raise SearchRuntimeError("a condition evaluated to the non-boolean value %r" % (value,))
 
 
+_ORDER = {"=": operator.eq, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+          "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+
+
 def compare(op, a, b):
     if a is None or b is None:
         return None
-    if isinstance(a, list) or isinstance(b, list):
+    ta, tb = type(a), type(b)
+    if ta is list or tb is list:
         for x in values_of(a):
             for y in values_of(b):
                 if compare(op, x, y):
                     return True
         return False
-    if isinstance(a, bool) or isinstance(b, bool):
+    if ta is bool or tb is bool:
         if op in ("=", "=="):
             return a == b
         if op == "!=":
@@ -79,20 +85,8 @@ def compare(op, a, b):
     na = as_number(a)
     nb = as_number(b)
     if na is not None and nb is not None:
-        x, y = na, nb
-    else:
-        x, y = text_of(a), text_of(b)
-    if op in ("=", "=="):
-        return x == y
-    if op == "!=":
-        return x != y
-    if op == "<":
-        return x < y
-    if op == "<=":
-        return x <= y
-    if op == ">":
-        return x > y
-    return x >= y
+        return _ORDER[op](na, nb)
+    return _ORDER[op](a if ta is str else text_of(a), b if tb is str else text_of(b))
 
 
 def like_regex(pattern):
@@ -124,6 +118,8 @@ class EvalParser:
         self.toks = tokenize_eval(text, base)
         self.i = 0
         self.refs = []  # every field name referenced, in order
+        self.uses_now = False  # now()/time(): the value depends on the run's time too
+        self.volatile = False  # searchmatch(): reads fields the expression does not name
 
     # -- helpers
     @property
@@ -340,6 +336,10 @@ class EvalParser:
         from .evalfuncs import FUNCTIONS
         name = name_tok.value
         spec = FUNCTIONS.get(name)
+        if name in ("now", "time"):
+            self.uses_now = True
+        elif name == "searchmatch":
+            self.volatile = True
         if spec is None:
             raise Unsupported("eval function %s() is not implemented by splreplay" % name,
                               name_tok.pos)
@@ -423,9 +423,63 @@ def make_arith(op, lf, rf):
     return fn
 
 
+_MISS = object()
+_MEMO_SIZE = 4096
+
+
+def _memo_key(v):
+    """A field value as a dictionary key that tells 1, 1.0, True and "1" apart."""
+    t = type(v)
+    if t is str or v is None:
+        return v
+    if t is list:
+        return tuple([_memo_key(x) for x in v])
+    return (t, v)
+
+
+def memoized(fn, names, parser):
+    """``fn`` (an expression's closure) remembering its value for the values of the fields
+    it reads: the value of an expression depends only on those (and on ``now()``), and field
+    values repeat across events (users, event names, accounts), so most rows are answered
+    from the memo. An expression whose memo hits less often than it misses stops using it.
+    Errors are not remembered (raised again for every row)."""
+    if parser.volatile:
+        return fn
+    names = tuple(dict.fromkeys(names))
+    ctx = parser.ctx if parser.uses_now else None
+    cache = {}
+    state = [0, True]  # hits, in use
+
+    def memo(row):
+        if not state[1]:
+            return fn(row)
+        if len(names) == 1 and ctx is None:
+            v = row.get(names[0])
+            key = v if v is None or type(v) is str else _memo_key(v)
+        else:
+            key = tuple([_memo_key(row.get(n)) for n in names])
+            if ctx is not None:
+                key = (ctx.now, key)
+        r = cache.get(key, _MISS)
+        if r is _MISS:
+            if len(cache) >= _MEMO_SIZE:
+                if state[0] < len(cache):
+                    state[1] = False
+                cache.clear()
+                state[0] = 0
+            r = cache[key] = fn(row)
+        else:
+            state[0] += 1
+        return list(r) if type(r) is list else r
+    return memo
+
+
 def parse_eval(text, ctx, base=0):
     """Parse an eval expression -> Node (positions offset by ``base``)."""
-    return EvalParser(text, ctx, base).parse()
+    parser = EvalParser(text, ctx, base)
+    node = parser.parse()
+    node.fn = memoized(node.fn, parser.refs, parser)
+    return node
 
 
 def parse_assignments(text, ctx, base=0):
@@ -449,7 +503,9 @@ def parse_assignments(text, ctx, base=0):
         if not parser.tok.is_op("="):
             raise SplError("eval expects 'field = expression' after %r" % name, parser.tok.pos)
         parser.advance()
+        start = len(parser.refs)
         node = parser.parse_or()
+        node.fn = memoized(node.fn, parser.refs[start:], parser)
         if node.type == BOOL:
             raise SplError("Fields cannot be assigned a boolean result. Instead, try "
                            "if([bool expr], [expr], [expr])", node.pos)

@@ -438,6 +438,25 @@ def prefilter(lispy, event, raw_lower=None):
     return all(p in raw_lower for p in lispy[1])
 
 
+def compile_prefilter(lispy):
+    """``lispy`` -> ``fn(event, has)``, the same test as :func:`prefilter`, where
+    ``has(pieces)`` says whether the lower-cased raw event holds every piece (a caller
+    checking one event against many searches answers each distinct term once)."""
+    kind = lispy[0]
+    if kind == "all":
+        return lambda event, has: True
+    if kind in ("and", "or"):
+        fns = [compile_prefilter(x) for x in lispy[1]]
+        if kind == "and":
+            return lambda event, has: all(f(event, has) for f in fns)
+        return lambda event, has: any(f(event, has) for f in fns)
+    if kind == "meta":
+        meta = lispy[2]
+        return lambda event, has: bool(meta(event))
+    pieces = tuple(lispy[1])
+    return lambda event, has: has(pieces)
+
+
 def _unescape_keep_star(text):
     return _unescape(text)
 

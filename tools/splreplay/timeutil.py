@@ -87,11 +87,28 @@ def _snap(dt, spec):
     raise ValueError(spec)
 
 
+_RESOLVED = {}  # (now, spec) -> relative_time(now, spec): runs resolve the same specs
+
+
 def relative_time(now, spec):
     """Resolve a Splunk time modifier (``-1h@h``, ``@d``, ``now``, epoch) against ``now``.
 
     Returns epoch seconds, or None when ``spec`` is not a valid modifier.
     """
+    key = (now, spec)
+    try:
+        return _RESOLVED[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable spec: resolved (and refused) below
+        return _relative_time(now, spec)
+    if len(_RESOLVED) >= 50000:
+        _RESOLVED.clear()
+    r = _RESOLVED[key] = _relative_time(now, spec)
+    return r
+
+
+def _relative_time(now, spec):
     s = str(spec).strip()
     if s.lower() == "now" or s == "":
         return float(now)

@@ -32,8 +32,26 @@ def normalise(vals):
     return vals
 
 
+_MISSING = object()
+_NUMBERS = {}  # text -> as_number(text): field values repeat, parsing them does not need to
+
+
 def as_number(value):
     """A single value as int/float when it is numeric, else None."""
+    t = type(value)
+    if t is str:
+        n = _NUMBERS.get(value, _MISSING)
+        if n is _MISSING:
+            if len(_NUMBERS) >= 100000:
+                _NUMBERS.clear()
+            n = _NUMBERS[value] = _parse_number(value)
+        return n
+    if t is int or t is float:
+        return value
+    return _parse_number(value)
+
+
+def _parse_number(value):
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
