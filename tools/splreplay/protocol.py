@@ -105,6 +105,23 @@ def decode_rows(body):
     return rows
 
 
+# The most resident memory any command process has reached (kB), read from
+# /proc/<pid>/status VmHWM before it exits (Linux; 0 elsewhere). getrusage's RUSAGE_CHILDREN
+# would count the pages a child shares with splreplay between fork and exec.
+PEAK_COMMAND_KB = [0]
+
+
+def _note_peak(pid):
+    try:
+        with open("/proc/%d/status" % pid) as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    PEAK_COMMAND_KB[0] = max(PEAK_COMMAND_KB[0], int(line.split()[1]))
+                    return
+    except (OSError, ValueError, IndexError):
+        return
+
+
 class ChunkedProcess:
     def __init__(self, argv, cwd, name, env=None, timeout=120):
         self.name = name
@@ -174,6 +191,7 @@ class ChunkedProcess:
 
     def close(self, kill=False):
         proc = self.proc
+        _note_peak(proc.pid)
         try:
             if proc.stdin and not proc.stdin.closed:
                 proc.stdin.close()
