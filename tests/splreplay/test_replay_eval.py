@@ -215,3 +215,64 @@ def test_wrong_argument_count():
 def test_eval_string_escapes():
     assert val('"say \\"hi\\""') == 'say "hi"'
     assert val('"a\\\\b"') == "a\\b"
+
+
+# ---- expressions remember their value for the values of the fields they read -----------------
+
+def _events(replay, records):
+    return replay.events_from_records(records)
+
+
+def test_memo_tells_numbers_text_and_multivalue_apart():
+    """The memo is keyed on the field values with their types: 5 (a number from eval), "5"
+    (extracted text), 5.0 and a multivalue field starting with "5" each get their own answer."""
+    from splreplay.evalexpr import _memo_key
+    keys = [_memo_key(v) for v in (5, "5", 5.0, ["5", "6"], ("5", "6"), None)]
+    assert len(set(keys)) == len(keys)
+    recs = [ev("2024-03-05T09:00:0%dZ" % i, k=str(i)) for i in range(3)]
+    rows = run('* | eval x=case(k="0", 5, k="1", "5", true(), mvappend("5", "6")) '
+               '| eval t=typeof(x), c=mvcount(x) | sort 0 k | table k t c', recs, now=NOW)
+    assert [(r["k"], r["t"], render_field(r["c"])) for r in rows] == [
+        ("0", "Number", "1"), ("1", "Number", "1"), ("2", "Multivalue", "2")]
+
+
+def test_memo_follows_now_across_runs_of_one_pipeline():
+    """A compiled search run at another time (the backtest's set_now) sees the new now()."""
+    from replay_helpers import bare_app
+    from splreplay.runner import Replay
+    replay = Replay(bare_app(), warn=lambda m: None)
+    events = _events(replay, [ev("2024-03-05T09:00:00Z", user="a")])
+    pipeline = replay.compile('* | eval age=now()-_time, u=user | table age u', "adhoc", NOW)
+    first = pipeline.run([dict(e) for e in events])[0]["age"]
+    pipeline.set_now(NOW + 60)
+    second = pipeline.run([dict(e) for e in events])[0]["age"]
+    assert (first, second) == (3600, 3660)
+
+
+def test_searchmatch_is_evaluated_for_every_row():
+    """searchmatch() reads _raw, which the expression does not name: two rows with the same
+    named fields but different raw text get different answers."""
+    recs = [ev("2024-03-05T09:00:00Z", user="a", note="alpha"),
+            ev("2024-03-05T09:00:01Z", user="a", note="beta")]
+    rows = run('* | eval hit=if(searchmatch("beta") AND user="a", 1, 0) | sort 0 _time '
+               '| table hit', recs, now=NOW)
+    assert [render_field(r["hit"]) for r in rows] == ["0", "1"]
+
+
+def test_memo_hands_out_copies_of_multivalue_results():
+    """Rows given the same remembered multivalue value do not share one list, so a command
+    changing one row's value in place cannot change another's."""
+    recs = [ev("2024-03-05T09:00:0%dZ" % i, k="same", n=str(i)) for i in range(2)]
+    rows = run('* | eval v=mvappend(k, "x") | sort 0 n | table n v', recs, now=NOW)
+    assert rows[0]["v"] == rows[1]["v"] == ["same", "x"]
+    assert rows[0]["v"] is not rows[1]["v"]
+
+
+def test_many_distinct_values_still_give_every_row_its_own_answer():
+    """Past the memo's size (and once it stops remembering for a poor hit rate) every row
+    still gets the value computed from its own fields."""
+    recs = [ev("2024-03-05T09:00:00Z", k="v%05d" % i) for i in range(5000)]
+    rows = run('* | eval up=upper(k) | where up!=upper(k) OR isnull(up)', recs, now=NOW)
+    assert rows == []
+    rows = run('* | eval up=upper(k) | stats dc(up) AS n', recs, now=NOW)
+    assert render_field(rows[0]["n"]) == "5000"
