@@ -281,7 +281,7 @@ def main():
                     runs[key].append(measure(app, script, script_args, bodies))
             best = {key: (min(r[0] for r in value), min(r[1] for r in value))
                     for key, value in runs.items()}
-            pair_ratios = sorted(p[1] / c[1] for p, c in zip(runs["pass"], runs["cmd"]))
+            pair_ratios = sorted(p[1] / c[1] for p, c in zip(runs["pass"], runs["cmd"], strict=True))
             figure = {
                 "benchmark": "search_command_protocol_v2",
                 "command": name,

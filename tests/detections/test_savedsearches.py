@@ -35,7 +35,7 @@ def cron_minutes(cron):
     fields = cron.split()
     assert fields[1:] == ["*"] * 4, cron
     minutes = [int(m) for m in fields[0].split(",")]
-    steps = {b - a for a, b in zip(minutes, minutes[1:])}
+    steps = {b - a for a, b in zip(minutes, minutes[1:], strict=False)}
     assert len(steps) == 1 and 60 % steps.pop() == 0 and minutes[0] < 60 // len(minutes), cron
     return 60 // len(minutes)
 

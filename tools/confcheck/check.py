@@ -1,5 +1,4 @@
 """Checks .conf files against .conf.spec key lists: unknown keys and malformed values."""
-import glob
 import json
 import os
 import re
@@ -52,7 +51,7 @@ class Spec(object):
                 matched = True
         if not matched and self.patterns and stanza != "default":
             # one generic placeholder stanza ([<spec>], [<stanza name>]) takes any name
-            for regex, settings in self.patterns:
+            for _regex, settings in self.patterns:
                 found.update(settings)
         return found
 
@@ -166,7 +165,7 @@ def cron_problem(value):
     fields = value.split()
     if len(fields) != 5:
         return "a cron schedule has 5 fields"
-    for field, (low, high) in zip(fields, CRON_RANGES):
+    for field, (low, high) in zip(fields, CRON_RANGES, strict=True):
         for part in field.split(","):
             if not CRON_FIELD.match(part):
                 return "cron field %r is not *, N, N-M or */N (Splunk cron takes no names)" % field

@@ -449,10 +449,10 @@ def _check_lookup_independence(autolookups, matchers):
     """Splunk does not guarantee the order in which automatic lookups run, so one that reads
     a field another one writes gives order-dependent results: refused."""
     written = {}
-    for (key, _), m in zip(autolookups, matchers):
+    for (key, _), m in zip(autolookups, matchers, strict=True):
         for field in m.output_fields():
             written.setdefault(field, key)
-    for (key, _), m in zip(autolookups, matchers):
+    for (key, _), m in zip(autolookups, matchers, strict=True):
         for _src, field in m.inputs:
             other = written.get(field)
             if other is not None and other != key:

@@ -46,7 +46,7 @@ class Cron:
             raise ConfigError("cron_schedule %r: expected five fields (minute hour day month "
                               "weekday)" % text)
         names = ("minute", "hour", "day-of-month", "month", "day-of-week")
-        sets = [_field(p, lo, hi, n) for p, (lo, hi), n in zip(parts, _BOUNDS, names)]
+        sets = [_field(p, lo, hi, n) for p, (lo, hi), n in zip(parts, _BOUNDS, names, strict=True)]
         self.minutes, self.hours, self.days, self.months, dows = sets
         self.dows = {d % 7 for d in dows}  # 0 and 7 are Sunday
         self.day_star = parts[2].startswith("*")
