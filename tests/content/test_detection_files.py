@@ -34,7 +34,7 @@ def test_one_file_per_policy_and_the_support_searches():
     assert sorted(d.policy_id for d in DETECTIONS) == POLICY_IDS
     kinds = {d.kind for d in CONTENT}
     assert kinds == {"detection", "baseline", "support"}
-    assert len(CONTENT) == 32
+    assert len(CONTENT) == 33
 
 
 def _doc(slug):

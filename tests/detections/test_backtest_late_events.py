@@ -198,7 +198,8 @@ def _searches(policy_id):
         + [name]
 
 
-def backtest_b_case(policy_id, case, records, delay, geoip, work):
+def backtest_b_case(policy_id, case, records, delay, geoip, work, searches=None):
+    """The detection's alerts; ``searches``: what the backtest runs (default: _searches)."""
     # the case's lookups and setup steps as the case runner has them
     app, state = set_up_alone(policy_id, case, geoip, work)
     path = os.path.join(work, "case.json")
@@ -208,7 +209,7 @@ def backtest_b_case(policy_id, case, records, delay, geoip, work):
     replay = Replay(app, state_dir=state, geoip=geoip, warn=lambda m: None)
     start, end = _span(policy_id, records)
     out = io.StringIO()
-    bt = Backtest(replay, _searches(policy_id), start, end,
+    bt = Backtest(replay, searches or _searches(policy_id), start, end,
                   IndexDelay(delay, seed=1), out)
     bt.run([path])
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
@@ -223,3 +224,17 @@ def test_anomaly_case_alerts_once_with_late_events(policy_id, case_name, delay, 
     alerts = backtest_b_case(policy_id, case, records, delay, folder_geoip(policy_id),
                              str(tmp_path))
     judge(case_name, case, records, alerts)
+
+
+def test_b04_pairs_sign_ins_hours_apart_only_through_the_last_sign_ins_it_keeps(folder_geoip,
+                                                                                 tmp_path):
+    """B04 reads two clock hours of sign-ins plus each user's last sign-in that the support
+    search "Last sign-ins" keeps. Its case p5 (Sydney, then Berlin ten hours later) alerts
+    exactly once with that search (test_anomaly_case_alerts_once_with_late_events); without
+    it, as when an admin leaves it disabled, no run of B04 sees both sign-ins: no alert."""
+    case, records = next((c, r) for n, c, r in load_cases("B04")
+                         if n == "p5_sydney_then_berlin_in_10h")
+    assert "TrailWatch - Support - Last sign-ins" in _searches("B04")
+    alone = backtest_b_case("B04", case, records, WORST, folder_geoip("B04"), str(tmp_path),
+                            searches=[DETECTIONS["B04"][1]])
+    assert alone == []
