@@ -267,6 +267,12 @@ def test_upgrade_keeps_every_row_and_the_detections_use_them(previous_package, s
     assert run("TrailWatch - Activity from infrequent country", [login(t, "alice", PARIS)]) == []
     rows = run("TrailWatch - Activity from infrequent country", [login(t, "alice", SYDNEY)])
     assert [r["src_country"] for r in rows] == ["Australia"], rows
+    # B04's last sign-ins (docs/upgrade.md): a collection the previous release did not have
+    # starts empty, and B04 still pairs the sign-ins of its own window
+    assert replay.spl("| inputlookup trailwatch_b04_last_signins", []) == []
+    rows = run("TrailWatch - Impossible travel", [login(t - 3600, "alice", PARIS),
+                                                  login(t, "alice", SYDNEY)])
+    assert [(r["from_ip"], r["to_ip"]) for r in rows] == [(PARIS, SYDNEY)], rows
     # the protected lists, as the governance actions read them through splunkd's REST API
     assert_protections(app, replay.app.lookups.kvstore)
 
