@@ -54,7 +54,8 @@ class TrailwatchTravelCommand(EventingCommand):
                               doc="IP categories of VPNs and relays (default anonymous,corporate).")
     relay_action = Option(default="drop", doc="drop (default) or lower (severity low) travel through a relay.")
     all = Option(default="false", doc="Output every consecutive pair with its verdict, not only alerts.")
-    keep = Option(default="", doc="More fields to carry from the later login, comma-separated.")
+    keep = Option(default="", doc="More fields to carry from the later login, comma-separated; "
+                  "each also comes from the earlier login as from_<field>.")
 
     def prepare(self):
         name = "trailwatchtravel"
@@ -82,6 +83,7 @@ class TrailwatchTravelCommand(EventingCommand):
             max_speed=max_speed, min_distance=min_distance, relay_categories=categories,
             relay_action=relay_action, borders=borders)
         self.context = list(dict.fromkeys(list(CONTEXT_FIELDS) + keep))
+        self.kept = keep
         required = list(INPUT_FIELDS) + [self.category_field] + self.context
         self.configuration.required_fields = list(dict.fromkeys(required))
         self.counts = {"records": 0, "located": 0}
@@ -117,6 +119,7 @@ class TrailwatchTravelCommand(EventingCommand):
         row = {"_time": end.time, "user": trip.user}
         record = end.record  # the later login's whole record: its alert context fields
         row.update((field, record.get(field)) for field in self.context)
+        row.update(("from_" + field, start.record.get(field)) for field in self.kept)
         row.update({
             "from_time": start.time, "from_ip": start.ip, "from_city": start.city,
             "from_country": start.country, "from_category": start.category,

@@ -200,6 +200,15 @@ def test_travel_newest_first_input_gives_both_ends_and_speed(app, splunk_python)
     assert "impossible travel: Paris, France (198.51.100.7) to New York" in r["travel_reason"]
 
 
+def test_travel_keep_carries_fields_from_both_logins(app):
+    rows = [dict(login(0, "a", "192.0.2.1", *PARIS), tw_event_id="ev-paris"),
+            dict(login(600, "a", "192.0.2.2", *SYDNEY), tw_event_id="ev-sydney")]
+    _i, answers, proc = run_command("trailwatchtravel.py", ["keep=tw_event_id"], rows, app_dir=app)
+    out = rows_of(answers)
+    assert proc.returncode == 0 and len(out) == 1
+    assert (out[0]["from_tw_event_id"], out[0]["tw_event_id"]) == ("ev-paris", "ev-sydney")
+
+
 def test_travel_relay_same_ip_borders_and_all(app):
     rows = [login(0, "u1", "198.51.100.9", *PARIS, category="corporate"),
             login(600, "u1", "203.0.113.9", *SYDNEY),
