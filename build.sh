@@ -58,7 +58,7 @@ ensure_venv() {
 build_is_stale() {
     local pkg="$DIST/$APP_ID-$(version).tar.gz"
     [[ -f "$pkg" ]] || return 0
-    [[ -n "$(find globalConfig.json package detections tools/twcontent tools/confcheck \
+    [[ -n "$(find globalConfig.json package detections tools/twcontent tools/confcheck tools/conffile.py \
         additional_packaging.py build.sh -newer "$pkg" -print -quit)" ]]
 }
 

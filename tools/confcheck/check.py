@@ -3,6 +3,8 @@ import json
 import os
 import re
 
+import conffile
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPECS = os.path.join(HERE, "specs")
 VERSIONS = ("9.4", "10.0")
@@ -87,30 +89,9 @@ def parse_spec_text(conf, text, source):
 
 
 def read_conf(path):
-    """[(stanza, key, value, line number)] of a .conf file, continuation lines joined."""
-    out, stanza = [], "default"
-    with open(path, encoding="utf-8-sig") as handle:
-        lines = [line.rstrip("\r") for line in handle.read().split("\n")]
-    i = 0
-    while i < len(lines):
-        line, number = lines[i], i + 1
-        i += 1
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if stripped.startswith("[") and stripped.endswith("]"):
-            stanza = stripped[1:-1]
-            continue
-        if "=" not in line:
-            out.append((stanza, stripped, None, number))
-            continue
-        key, value = line.split("=", 1)
-        value = value.strip()
-        while value.endswith("\\") and i < len(lines):
-            value = value[:-1] + "\n" + lines[i]
-            i += 1
-        out.append((stanza, key.strip(), value, number))
-    return out
+    """[(stanza, key, value, line number)] of a .conf file (continuation lines joined; a line
+    without ``=`` has the value None)."""
+    return [e for e in conffile.read(path) if e[1] is not None]
 
 
 def key_allowed(key, settings):

@@ -1,14 +1,12 @@
-"""Reading Splunk .conf files the way Splunk does.
+"""Splunk .conf files as splreplay layers them (lines are read by ``tools/conffile.py``:
+stanzas, comments, continuations, ``key = value``; a line that is none of these is refused).
 
-- ``[stanza]`` headers; keys before the first header belong to ``default``.
-- ``#`` starts a comment only at the start of a line (after whitespace); Splunk has no
-  inline comments, so ``a = b # c`` has the value ``b # c``.
-- A line ending in ``\\`` continues on the next line; the line break is kept in the value
-  (that is how multi-line searches in savedsearches.conf keep their shape).
 - A stanza that appears twice is merged (later keys win); ``local/`` is layered over
   ``default/`` key by key; the ``[default]`` stanza supplies defaults for every stanza.
 """
 import os
+
+import conffile
 
 from .errors import ConfigError
 
@@ -22,36 +20,17 @@ class Conf:
         self.origin = {}  # stanza -> "path:line"
 
     def merge_file(self, path):
-        with open(path, encoding="utf-8-sig") as handle:
-            lines = handle.read().split("\n")
-        stanza = "default"
-        i = 0
-        while i < len(lines):
-            lineno = i + 1
-            line = lines[i].rstrip("\r")
-            i += 1
-            stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
-                continue
-            if stripped.startswith("[") and stripped.endswith("]"):
-                stanza = stripped[1:-1]
-                self.stanzas.setdefault(stanza, {})
-                self.origin.setdefault(stanza, "%s:%d" % (path, lineno))
-                continue
-            # continuation lines
-            while line.endswith("\\") and not line.endswith("\\\\") and i < len(lines):
-                line = line[:-1] + "\n" + lines[i].rstrip("\r")
-                i += 1
-            if "=" not in line:
-                raise ConfigError("%s:%d: expected 'key = value' or '[stanza]', got %r"
-                                  % (path, lineno, stripped[:60]))
-            key, _, value = line.partition("=")
-            key = key.strip()
-            if not key:
-                raise ConfigError("%s:%d: empty key" % (path, lineno))
+        for stanza, key, value, lineno in conffile.read(path):
             self.stanzas.setdefault(stanza, {})
             self.origin.setdefault(stanza, "%s:%d" % (path, lineno))
-            self.stanzas[stanza][key] = value.strip()
+            if key is None:  # the stanza header
+                continue
+            if value is None:
+                raise ConfigError("%s:%d: expected 'key = value' or '[stanza]', got %r"
+                                  % (path, lineno, key[:60]))
+            if not key:
+                raise ConfigError("%s:%d: empty key" % (path, lineno))
+            self.stanzas[stanza][key] = value
 
     def names(self):
         """Stanza names in file order, without ``default``."""

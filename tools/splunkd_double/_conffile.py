@@ -1,34 +1,22 @@
-"""Reads Splunk .conf files (stanzas, ``key = value``, ``#`` comments, ``\\`` continuations)
-so the double can serve an add-on's shipped ``default/`` configuration as splunkd would."""
+"""Serves an add-on's shipped ``default/`` configuration as splunkd would: its .conf files read
+with the project's one .conf reader (``tools/conffile.py``)."""
 from __future__ import annotations
 
 import os
+
+import conffile
 
 
 def parse_conf(text):
     """{stanza: {key: value}}; settings before any stanza belong to ``default``."""
     stanzas = {}
-    current = stanzas.setdefault("default", {})
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        # A trailing backslash continues the value on the next line (kept as a newline).
-        while line.endswith("\\") and i + 1 < len(lines):
-            i += 1
-            line = line[:-1] + "\n" + lines[i]
-        i += 1
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+    for stanza, key, value, _line in conffile.entries(text):
+        if stanza == "default" and key is None:
             continue
-        if stripped.startswith("[") and stripped.endswith("]"):
-            current = stanzas.setdefault(stripped[1:-1], {})
-            continue
-        key, sep, value = line.partition("=")
-        if not sep:
-            continue
-        current[key.strip()] = value.strip()
-    if not stanzas["default"]:
+        current = stanzas.setdefault(stanza, {})
+        if key is not None and value is not None:
+            current[key] = value
+    if not stanzas.get("default", True):
         del stanzas["default"]
     return stanzas
 
