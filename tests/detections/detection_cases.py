@@ -171,11 +171,8 @@ def folder_places(policy_id):
 
 
 def write_geoip(path, places=None):
-    sys.path.insert(0, os.path.join(TESTS, "splreplay"))
-    try:
-        from mmdb_writer import city, write_mmdb
-    finally:
-        sys.path.pop(0)
+    from splreplay.mmdb_writer import city, write_mmdb
+
     return write_mmdb(path, {cidr: city(p["city"], p["country"], p["iso"], p["lat"], p["lon"],
                                         continent=p.get("continent", "Europe"))
                              for cidr, p in (places or DEFAULT_PLACES).items()})

@@ -170,7 +170,7 @@ def test_usage_errors():
 
 
 def test_all_with_geoip_and_state(trail_dir, tmp_path):
-    from mmdb_writer import city, write_mmdb
+    from splreplay.mmdb_writer import city, write_mmdb
     db = write_mmdb(str(tmp_path / "city.mmdb"),
                     {"203.0.113.0/24": city("Berlin", "Germany", "DE", 52.52, 13.405)})
     res = cli("--events", str(trail_dir), "--all", "--geoip", db, "--state", str(tmp_path / "st"))

@@ -1,10 +1,10 @@
 """iplocation against a small MMDB generated here (documentation ranges -> chosen cities)."""
 import pytest
 
-from mmdb_writer import city, write_mmdb
 from replay_helpers import bare_app, ev
 from splreplay.errors import InputError
 from splreplay.mmdb import MMDBReader
+from splreplay.mmdb_writer import city, write_mmdb
 from splreplay.runner import Replay
 
 

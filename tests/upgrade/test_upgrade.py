@@ -19,15 +19,15 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
-for extra in (HERE, os.path.join(TESTS, "detections_anomaly"), os.path.join(TESTS, "splreplay")):
+for extra in (HERE, os.path.join(TESTS, "detections_anomaly")):
     if extra not in sys.path:
         sys.path.insert(0, extra)
 
 from addon import ROOT  # noqa: E402
 from anomaly_replay import ACCOUNT, record  # noqa: E402
-from mmdb_writer import city, write_mmdb  # noqa: E402
 from splunk_apps import PREVIOUS_RELEASE, build_release, current_package, install  # noqa: E402
 from splreplay.conf import load_conf  # noqa: E402
+from splreplay.mmdb_writer import city, write_mmdb  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 from twcontent.model import load_all, with_summaries  # noqa: E402
 from splunkd_double import SplunkdDouble  # noqa: E402

@@ -1,4 +1,5 @@
-"""A tiny MaxMind DB writer for tests (IPv6 tree, 32-bit records, no data pointers).
+"""A tiny MaxMind DB writer (IPv6 tree, 32-bit records, no data pointers): the GeoIP databases
+of the tests and of the demo (`./build.sh demo`), made up at run time for `--geoip`.
 
 Networks must not overlap. IPv4 networks go under ::/96, as MaxMind's own databases do.
 """
