@@ -17,6 +17,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 from trailwatch_demo import dashboard_data as demo_events  # noqa: E402
+from trailwatch_demo import story as demo_story  # noqa: E402
 from trailwatch_demo.dashboards import CHROMIUM, build_bundle, layout_height, render, views, with_static_data  # noqa: E402
 from splreplay.runner import Replay  # noqa: E402
 
@@ -35,7 +36,8 @@ EMPTY_MESSAGES = ("No search results returned", "No data!", "Waiting for data",
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     state = str(tmp_path_factory.mktemp("dashboard-state"))
-    replay = Replay(APP_DIR, state_dir=state, warn=lambda message: None)
+    geoip = demo_story.write_geoip(str(tmp_path_factory.mktemp("dashboard-geoip") / "city.mmdb"))
+    replay = Replay(APP_DIR, state_dir=state, geoip=geoip, warn=lambda message: None)
     events, now = demo_events.build(replay)
     return replay, events, now
 

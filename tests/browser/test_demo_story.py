@@ -25,13 +25,15 @@ EXPECTED = {
     "bucket_made_public": {"A08", "C01"},
     "instances_in_new_region": {"B10", "B11"},
     "mass_deletion": {"B09"},
+    "impossible_travel": {"B04"},
 }
 
 
 @pytest.fixture(scope="module")
 def detected(tmp_path_factory):
+    geoip = demo_story.write_geoip(str(tmp_path_factory.mktemp("story-geoip") / "city.mmdb"))
     replay = Replay(APP_DIR, state_dir=str(tmp_path_factory.mktemp("story-state")),
-                    warn=lambda message: None)
+                    geoip=geoip, warn=lambda message: None)
     story = demo_story.build()
     events = demo_events.cloudtrail_events(replay, story)
     now = max(e["_time"] for e in events) + 1800
@@ -54,14 +56,28 @@ def test_the_attack_is_the_only_high_or_critical_finding(detected):
             assert set(event_ids_of(row)) & attack_ids or row.get("policy_id") == "C01", (name, row)
 
 
+def test_locations_alert_only_on_the_attacker_s_sign_ins(detected):
+    """With the demo's GeoIP database the baselines learn the office's country, so the
+    location-based policies (B02 new country, B04 impossible travel) alert on the sign-ins
+    from the attacker's city and on nothing of the two weeks of ordinary work."""
+    story, found = detected
+    attack_ids = {r["eventID"] for records in story["steps"].values() for r in records}
+    located = [row for _, row in found if row.get("policy_id") in ("B02", "B04")]
+    assert {row["policy_id"] for row in located} == {"B02", "B04"}
+    for row in located:
+        assert set(event_ids_of(row)) & attack_ids, row
+    assert {row["src_country"] for row in located if row["policy_id"] == "B02"} == {"Singapore"}
+
+
 def test_demo_command_end_to_end_on_two_days(tmp_path):
     """`./build.sh demo` (python -m trailwatch_demo) on a two-day story, without rendering
     (test_dashboards.py renders the views): the log files go through moto S3 and SQS to the
     S3+SQS input and every record comes back as an event; the actions attached to the
     public-bucket and spraying detections run in dry run (AWS unchanged), for real (bucket
     private, sprayed users must sign in again, names the sprayer guessed fail) and one is
-    undone (state restored). Two days are too few for the baselines B10 and B11 learn from, so
-    the new-region step goes undetected, and the command says so and exits 1."""
+    undone (state restored); B04 needs no baseline and catches the impossible travel. Two days
+    are too few for the baselines B10 and B11 learn from, so the new-region step goes
+    undetected, and the command says so and exits 1."""
     import gzip
     import json
     import subprocess
@@ -90,7 +106,8 @@ def test_demo_command_end_to_end_on_two_days(tmp_path):
         assert all(r["eventVersion"] == "1.09" for r in json.load(handle)["Records"])
     assert summary["events_ingested"] == len(demo_story.build(days=2)["records"])
     assert set(summary["snapshot_events"]) == {"trailwatch:s3:posture", "trailwatch:iam:user"}
-    for step in ("password_spraying", "bucket_made_public", "cloudtrail_stopped"):
+    for step in ("password_spraying", "bucket_made_public", "cloudtrail_stopped",
+                 "impossible_travel"):
         assert EXPECTED[step] <= set(summary["attack_steps"][step]), step
 
     governance = summary["governance"]

@@ -8,7 +8,9 @@
 3. posture: the prod account's users and buckets (the exposed one as the attacker left it)
    are created in moto and snapshotted by the built S3 posture and IAM inventory inputs;
 4. detection: the add-on's saved searches over the events the inputs wrote (splreplay:
-   support and baseline searches first, then every detection);
+   support and baseline searches first, then every detection), iplocation reading the
+   story's GeoIP database (written into the work folder: office in Dublin, attacker in
+   Singapore);
 5. governance: the actions attached to the public-bucket (C01) and spraying (A01, B06)
    detections on their alerts, in dry run, then for real against moto; the AWS state is
    checked, and one action is undone with `trailwatchundo` and the state checked again;
@@ -109,7 +111,9 @@ def main(argv=None):
     story = demo_story.build(days=args.days)
     logs = os.path.join(out, "cloudtrail")
     files = write_log_files(story["records"], logs)
-    replay = Replay(app, state_dir=os.path.join(out, "state"), warn=lambda message: None)
+    geoip = demo_story.write_geoip(str(work / "geoip-city.mmdb"))
+    replay = Replay(app, state_dir=os.path.join(out, "state"), geoip=geoip,
+                    warn=lambda message: None)
     now = parse_time(story["records"][-1]["eventTime"]) + 1800
 
     from splunk_runner.alert_action import AddonSplunkd

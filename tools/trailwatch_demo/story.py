@@ -1,10 +1,14 @@
 """The demo organisation and its two weeks (and two days) of CloudTrail activity, ending in an attack.
 
 Everything is made up and deterministic (a seeded generator): two accounts, their people and
-automation, ordinary working-hours activity, then on the last day an attack told in six steps
+automation, ordinary working-hours activity, then on the last day an attack told in seven steps
 (console password spraying, a new administrator access key, CloudTrail stopped, a bucket made
-public, instances launched in a region the organisation never used, mass deletion).
-Addresses come from the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24).
+public, instances launched in a region the organisation never used, mass deletion, and a
+console sign-in from the attacker's city 90 minutes after the same user's from the office:
+impossible travel).
+Addresses come from the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24);
+the demo's GeoIP database (``write_geoip``) puts the organisation's in Dublin and the
+attacker's in Singapore.
 
 Records follow the CloudTrail record format (eventVersion 1.09), so the add-on's inputs,
 search-time knowledge and detections treat them as they would treat real ones.
@@ -12,6 +16,8 @@ search-time knowledge and detections treat them as they would treat real ones.
 import datetime
 import random
 import uuid
+
+from splreplay.mmdb_writer import city, write_mmdb
 
 PROD = "111111111111"
 DATA = "222222222222"
@@ -35,6 +41,16 @@ ROLES = {PROD: ("ci-deployer", "192.0.2.20"), DATA: ("etl-runner", "192.0.2.30")
 BUCKETS = {PROD: ["prod-web-assets", "prod-customer-exports", "prod-app-logs"],
            DATA: ["data-lake-raw", "data-lake-curated"]}
 HOME_REGIONS = ("us-east-1", "eu-west-1")
+# Where the addresses are: the office and its CI runners in Dublin, the attacker in Singapore
+# (about 11,200 km apart).
+DUBLIN = dict(name="Dublin", country="Ireland", iso="IE", lat=53.3498, lon=-6.2603,
+              region="Leinster", continent="Europe", tz="Europe/Dublin")
+PLACES = {
+    "198.51.100.0/24": DUBLIN,
+    "192.0.2.0/24": DUBLIN,
+    "203.0.113.0/24": dict(name="Singapore", country="Singapore", iso="SG", lat=1.2897,
+                           lon=103.8501, continent="Asia", tz="Asia/Singapore"),
+}
 
 ROUTINE = [
     ("ec2.amazonaws.com", "DescribeInstances", True),
@@ -266,6 +282,21 @@ class Story:
                 "ec2.amazonaws.com", "TerminateInstances", ip,
                 request={"instancesSet": {"items": [{"instanceId": "i-0b%015x" % n}]}}))
         self.steps["mass_deletion"] = deletions
+
+        # Later that morning alice signs in at the office again (her own sign-in, not part of
+        # the attack); 90 minutes after, someone with her password and an MFA code phished
+        # with it signs in as her from Singapore.
+        alice = iam_user_identity(PROD, "alice")
+        office = next(p["ip"] for p in PEOPLE[PROD] if p["user"] == "alice")
+        t = day + datetime.timedelta(hours=11, minutes=4)
+        self.console_login(t, PROD, alice, office)
+        self.steps["impossible_travel"] = [
+            self.console_login(t + datetime.timedelta(minutes=90), PROD, alice, ip2)]
+
+
+def write_geoip(path):
+    """The demo's GeoIP database (a GeoLite2-City-shaped MMDB locating ``PLACES``) -> path."""
+    return write_mmdb(path, {cidr: city(**place) for cidr, place in PLACES.items()})
 
 
 def build(start=datetime.datetime(2024, 6, 3, tzinfo=datetime.timezone.utc), days=16, seed=7):
