@@ -26,7 +26,7 @@
   (digest mode: ``"results": [...]``), then one ``{"type": "summary", ...}`` per search
   (runs; ``events_scanned``: the events its dispatch windows selected; ``events_read``: of
   those, the ones the indexers read, i.e. that the first search's index terms do not rule out
-  (see ``searchexpr.prefilter``, compiled by ``compile_prefilter``), and ``events_read_raw``: of those, the ones not from a
+  (see ``searchexpr.prefilter``), and ``events_read_raw``: of those, the ones not from a
   summary index; results, alerts, suppressed, errors). A run that fails (as a search
   fails in Splunk, e.g. a lookup without the fields asked for) gives a ``{"type": "error"}``
   line; the other runs go on, and the exit code is 4.
@@ -53,7 +53,7 @@ from .events import list_files, parse_time, read_records
 from .limits import Limits
 from .output import row_for_output
 from .runner import Replay, parse_now
-from .searchexpr import ALL, compile_prefilter, has_terms
+from .searchexpr import ALL, compile_prefilter, has_terms, term_test
 from .values import render_field
 
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)?$")
@@ -300,16 +300,7 @@ class Backtest:
             srch.held = _Held()
 
     def _admit(self, ev, add):
-        low = []
-        found = {}
-
-        def has(pieces):
-            r = found.get(pieces)
-            if r is None:
-                if not low:
-                    low.append(str(ev.get("_raw", "")).lower())
-                r = found[pieces] = all(p in low[0] for p in pieces)
-            return r
+        has = term_test(ev)
         for srch in self.searches:
             if srch.lispy is None:
                 continue

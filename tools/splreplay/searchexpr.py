@@ -421,27 +421,31 @@ def _index_pred(values, app):
     return pred
 
 
-def prefilter(lispy, event, raw_lower=None):
+def prefilter(lispy, event):
     """Would the indexers read ``event`` for a search whose first command has ``lispy``?
     True for every event the search's filter keeps (and for more)."""
-    kind = lispy[0]
-    if kind == "all":
-        return True
-    if kind == "and":
-        return all(prefilter(x, event, raw_lower) for x in lispy[1])
-    if kind == "or":
-        return any(prefilter(x, event, raw_lower) for x in lispy[1])
-    if kind == "meta":
-        return bool(lispy[2](event))
-    if raw_lower is None:
-        raw_lower = text_of(event.get("_raw", "")).lower()
-    return all(p in raw_lower for p in lispy[1])
+    return compile_prefilter(lispy)(event, term_test(event))
+
+
+def term_test(event):
+    """-> ``has(pieces)``: does the lower-cased raw event hold every piece? Each distinct
+    ``pieces`` is answered once per event, however many searches ask."""
+    found = {}
+    low = []
+
+    def has(pieces):
+        r = found.get(pieces)
+        if r is None:
+            if not low:
+                low.append(text_of(event.get("_raw", "")).lower())
+            r = found[pieces] = all(p in low[0] for p in pieces)
+        return r
+    return has
 
 
 def compile_prefilter(lispy):
-    """``lispy`` -> ``fn(event, has)``, the same test as :func:`prefilter`, where
-    ``has(pieces)`` says whether the lower-cased raw event holds every piece (a caller
-    checking one event against many searches answers each distinct term once)."""
+    """``lispy`` -> ``fn(event, has)`` (``has`` from :func:`term_test`): the test of
+    :func:`prefilter`, compiled once per search."""
     kind = lispy[0]
     if kind == "all":
         return lambda event, has: True
